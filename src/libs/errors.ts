@@ -1,0 +1,60 @@
+import { Elysia } from 'elysia'
+
+/** The one error type of wxauth: becomes `{ code, msg }` with `status`. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** WeChat's errcode, passed on to the client when WeChat gave one. */
+    readonly errcode?: number,
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export interface ErrorBody {
+  code: string
+  msg: string
+  errcode?: number
+}
+
+const SKEY_CHALLENGE: Record<string, string> = {
+  SKEY_MISSING: 'Bearer realm="wxauth"',
+  SKEY_INVALID: 'Bearer realm="wxauth", error="invalid_token"',
+}
+
+function toAppError(code: string | number, error: unknown): AppError {
+  if (error instanceof AppError) return error
+  switch (code) {
+    case 'VALIDATION':
+      return new AppError(400, 'VALIDATION', describeValidation(error))
+    case 'PARSE':
+      return new AppError(400, 'VALIDATION', 'request body is not valid JSON')
+    case 'NOT_FOUND':
+      return new AppError(404, 'NOT_FOUND', 'no such route')
+    default:
+      console.error('wxauth: unexpected error', error)
+      return new AppError(500, 'INTERNAL', 'internal server error')
+  }
+}
+
+function describeValidation(error: unknown): string {
+  const all = (error as { all?: { summary?: string }[] }).all
+  const summary = all?.[0]?.summary
+  return summary ? `invalid request: ${summary}` : 'invalid request'
+}
+
+/** Registers the single `onError` that turns every failure into `{ code, msg }`. */
+export const errors = new Elysia({ name: 'wxauth.errors' })
+  .error({ AppError })
+  .onError({ as: 'global' }, function renderError({ code, error, set }) {
+    const appError = toAppError(code, error)
+    set.status = appError.status
+    const challenge = SKEY_CHALLENGE[appError.code]
+    if (challenge) set.headers['www-authenticate'] = challenge
+    const body: ErrorBody = { code: appError.code, msg: appError.message }
+    if (appError.errcode !== undefined) body.errcode = appError.errcode
+    return body
+  })
