@@ -33,7 +33,7 @@ export const bodyLimit = new Elysia({ name: 'wxauth.body-limit' })
     const declared = Number(request.headers.get('content-length') ?? 0)
     if (declared > MAX_BODY_BYTES) throw tooLarge()
   })
-  .onParse({ as: 'global' }, async function parseBodyWithinLimit({ request, contentType }) {
+  .onParse({ as: 'global' }, async function parseBodyWithinLimit({ request }, contentType) {
     if (!request.body) return
     const text = await readTextWithinLimit(request.body)
     if (text === '') throw new AppError(400, 'VALIDATION', 'request body is empty')

@@ -27,6 +27,9 @@ const SKEY_CHALLENGE: Record<string, string> = {
 
 function toAppError(code: string | number, error: unknown): AppError {
   if (error instanceof AppError) return error
+  // Elysia wraps anything thrown while parsing the body in a ParseError.
+  const cause = (error as { cause?: unknown } | null)?.cause
+  if (cause instanceof AppError) return cause
   switch (code) {
     case 'VALIDATION':
       return new AppError(400, 'VALIDATION', describeValidation(error))

@@ -1,0 +1,66 @@
+import type { Database } from 'bun:sqlite'
+import { Elysia } from 'elysia'
+import { bodyLimit } from '../../libs/body-limit'
+import { type Clock, systemClock } from '../../libs/clock'
+import { errors } from '../../libs/errors'
+import { createGuard, type Guard } from '../sessions'
+import { createSessionStore, type SessionStore } from '../sessions/service'
+import { toPublicUser } from '../users/service'
+import { createUserStore } from '../users/service'
+import type { WechatClient } from '../wechat/model'
+import { AuthModel, DEFAULT_SESSION_TTL_SECONDS } from './model'
+import { createLoginService } from './service'
+
+export interface WxauthOptions {
+  /** An open database with wxauth's schema (see openDatabase). */
+  db: Database
+  wechat: WechatClient
+  clock?: Clock
+  sessionTtlSeconds?: number
+  /** Share one store and guard with other modules; built from `db` when absent. */
+  sessions?: SessionStore
+  guard?: Guard
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/**
+ * POST /auth/login, GET /auth/me, POST /auth/logout, plus the `auth` macro for your own routes:
+ * `new Elysia().use(wxauth({ db, wechat })).get('/x', ({ user }) => user, { auth: true })`.
+ */
+export function wxauth({ db, wechat, clock = systemClock, sessionTtlSeconds = DEFAULT_SESSION_TTL_SECONDS, ...shared }: WxauthOptions) {
+  if (!Number.isSafeInteger(sessionTtlSeconds) || sessionTtlSeconds < 1) {
+    throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
+  }
+  const sessions = shared.sessions ?? createSessionStore(db)
+  const guard = shared.guard ?? createGuard({ sessions, clock })
+  const logins = createLoginService({ db, users: createUserStore(db), sessions, wechat, clock, sessionTtlSeconds })
+
+  return new Elysia()
+    .use(errors)
+    .use(bodyLimit)
+    .use(guard)
+    .post(
+      '/auth/login',
+      async function login({ body }) {
+        const { skey, expiresAt, user } = await logins.login(body.code)
+        return { skey, expiresAt: iso(expiresAt), user: toPublicUser(user) }
+      },
+      { body: AuthModel.loginBody, response: { 200: AuthModel.loginResponse } },
+    )
+    .get(
+      '/auth/me',
+      function me({ user, session }) {
+        return { user: toPublicUser(user), expiresAt: iso(session.expiresAt) }
+      },
+      { auth: true, response: { 200: AuthModel.meResponse } },
+    )
+    .post(
+      '/auth/logout',
+      function logout({ session, set }) {
+        sessions.delete(session.tokenHash)
+        set.status = 204
+      },
+      { auth: true },
+    )
+}

@@ -1,0 +1,85 @@
+import type { Database } from 'bun:sqlite'
+import type { Clock } from '../../libs/clock'
+import type { SessionStore } from '../sessions/service'
+import type { User } from '../users/model'
+import type { UserStore } from '../users/service'
+import type { WechatClient } from '../wechat/model'
+import { LOGIN_CODE_LIFETIME_MS, MAX_REMEMBERED_LOGINS } from './model'
+
+export interface LoginResult {
+  skey: string
+  expiresAt: number
+  user: User
+}
+
+export interface LoginServiceOptions {
+  db: Database
+  users: UserStore
+  sessions: SessionStore
+  wechat: WechatClient
+  clock: Clock
+  sessionTtlSeconds: number
+}
+
+interface RememberedLogin {
+  result: Promise<LoginResult>
+  forgetAt: number
+}
+
+/**
+ * Logs a wx.login code in. The same code within its lifetime gets the same answer:
+ * concurrent calls share one jscode2session request, repeats get the same skey.
+ * Answers live in memory only.
+ */
+export function createLoginService({ db, users, sessions, wechat, clock, sessionTtlSeconds }: LoginServiceOptions) {
+  const remembered = new Map<string, RememberedLogin>()
+
+  const saveLogin = db.transaction((openid: string, unionid: string | null, sessionKey: string, nowMs: number) => {
+    const user = users.upsert(openid, unionid, nowMs)
+    const session = sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
+    return { skey: session.token, expiresAt: session.expiresAt, user }
+  })
+
+  async function exchange(code: string): Promise<LoginResult> {
+    const { openid, unionid, sessionKey } = await wechat.code2Session(code)
+    return saveLogin.immediate(openid, unionid, sessionKey, clock())
+  }
+
+  function forgetStale(nowMs: number): void {
+    // Entries share one lifetime, so insertion order is expiry order.
+    for (const [code, entry] of remembered) {
+      if (entry.forgetAt > nowMs && remembered.size < MAX_REMEMBERED_LOGINS) break
+      remembered.delete(code)
+    }
+  }
+
+  function remember(code: string, nowMs: number): Promise<LoginResult> {
+    forgetStale(nowMs)
+    const result = exchange(code)
+    const entry = { result, forgetAt: nowMs + LOGIN_CODE_LIFETIME_MS }
+    remembered.set(code, entry)
+    result.catch(() => {
+      if (remembered.get(code) === entry) remembered.delete(code)
+    })
+    return result
+  }
+
+  async function replay(code: string, entry: RememberedLogin): Promise<LoginResult> {
+    const earlier = await entry.result
+    // Logged out since: the code is spent, so let WeChat give its real answer.
+    if (sessions.validate(earlier.skey, clock())) return earlier
+    if (remembered.get(code) === entry) remembered.delete(code)
+    return remember(code, clock())
+  }
+
+  return {
+    login(code: string): Promise<LoginResult> {
+      const nowMs = clock()
+      const entry = remembered.get(code)
+      if (entry && entry.forgetAt > nowMs) return replay(code, entry)
+      return remember(code, nowMs)
+    },
+  }
+}
+
+export type LoginService = ReturnType<typeof createLoginService>

@@ -1,0 +1,66 @@
+import { type Config, DEFAULTS, type Mode, SIMULATOR_CREDENTIALS } from './model'
+
+export type Env = Record<string, string | undefined>
+
+/** A configuration problem: start-up stops and prints this one line. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === '') return fallback
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
+  }
+  return value
+}
+
+function readString(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim()
+  return raw === undefined || raw === '' ? fallback : raw
+}
+
+function readApiBase(env: Env): string {
+  const raw = readString(env, 'WECHAT_API_BASE', DEFAULTS.WECHAT_API_BASE)
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`WECHAT_API_BASE must be an http(s) URL, got "${raw}"`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`WECHAT_API_BASE must be an http(s) URL, got "${raw}"`)
+  }
+  return raw.replace(/\/+$/, '')
+}
+
+function readCredentials(env: Env, mode: Mode): { appid: string; secret: string } {
+  if (mode === 'dev') return SIMULATOR_CREDENTIALS
+  const appid = env.WECHAT_APPID?.trim() ?? ''
+  const secret = env.WECHAT_SECRET?.trim() ?? ''
+  const missing = [appid ? '' : 'WECHAT_APPID', secret ? '' : 'WECHAT_SECRET'].filter(Boolean)
+  if (missing.length > 0) throw new ConfigError(`missing required environment variables: ${missing.join(', ')}`)
+  return { appid, secret }
+}
+
+/** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
+export function readConfig(env: Env, mode: Mode): Config {
+  const DAY_SECONDS = 24 * 60 * 60
+  return {
+    port: readInteger(env, 'PORT', DEFAULTS.PORT, 0, 65535),
+    host: readString(env, 'HOST', DEFAULTS.HOST),
+    databasePath: readString(env, 'DATABASE_PATH', DEFAULTS.DATABASE_PATH),
+    wechat: {
+      ...readCredentials(env, mode),
+      apiBase: readApiBase(env),
+      timeoutMs: readInteger(env, 'WECHAT_TIMEOUT_MS', DEFAULTS.WECHAT_TIMEOUT_MS, 1, 120_000),
+    },
+    sessionTtlSeconds: readInteger(env, 'SESSION_TTL', DEFAULTS.SESSION_TTL, 1, 365 * DAY_SECONDS),
+    sweepIntervalSeconds: readInteger(env, 'SWEEP_INTERVAL', DEFAULTS.SWEEP_INTERVAL, 1, DAY_SECONDS),
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Versioned schema. Entry i brings the database to user_version i + 1.
+ * Append new entries; never edit one that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    openid        TEXT    NOT NULL UNIQUE,
+    unionid       TEXT,
+    created_at    INTEGER NOT NULL,
+    last_login_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE sessions (
+    token_hash  BLOB    PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    session_key TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX sessions_expires_at ON sessions(expires_at);
+  CREATE INDEX sessions_user_id ON sessions(user_id);
+
+  CREATE TABLE notes (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    text       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX notes_user_id ON notes(user_id, id);
+  `,
+]

@@ -1,0 +1,29 @@
+import { Elysia, t } from 'elysia'
+import type { Clock } from '../../libs/clock'
+import { AppError } from '../../libs/errors'
+import type { Guard } from '../sessions'
+import { NoteModel } from './model'
+import type { NoteStore } from './service'
+
+/** The example protected resource: copy this folder to add your own endpoints. */
+export function createNotesRoutes({ notes, guard, clock }: { notes: NoteStore; guard: Guard; clock: Clock }) {
+  return new Elysia({ name: 'wxauth.notes', prefix: '/notes' })
+    .use(guard)
+    .get('/', ({ user }) => notes.list(user.id), { auth: true, response: { 200: t.Array(NoteModel.note) } })
+    .post(
+      '/',
+      function createNote({ user, body, set }) {
+        set.status = 201
+        return notes.create(user.id, body.text, clock())
+      },
+      { auth: true, body: NoteModel.createBody, response: { 201: NoteModel.note } },
+    )
+    .delete(
+      '/:id',
+      function deleteNote({ user, params, set }) {
+        if (!notes.delete(user.id, params.id)) throw new AppError(404, 'NOT_FOUND', 'no such note')
+        set.status = 204
+      },
+      { auth: true, params: NoteModel.params },
+    )
+}

@@ -1,0 +1,18 @@
+import type { User } from '../users/model'
+
+/** A live session as the guard sees it; never carries the token or the session_key. */
+export interface Session {
+  tokenHash: Uint8Array
+  userId: number
+  expiresAt: number
+}
+
+export type SessionWithUser = {
+  session: Session
+  user: User
+}
+
+export const SESSION_TOKEN_BYTES = 32
+/** base64url of 32 bytes, no padding. */
+export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+export const SWEEP_BATCH_ROWS = 1000

@@ -1,0 +1,26 @@
+import type { Database } from 'bun:sqlite'
+import { Elysia } from 'elysia'
+import { type Clock, systemClock } from './libs/clock'
+import { createGuard, createHealthRoutes, createNoteStore, createNotesRoutes, createSessionStore, type WechatClient, wxauth } from './modules'
+
+export * from './modules'
+export { AppError } from './libs/errors'
+
+export interface AppDependencies {
+  db: Database
+  wechat: WechatClient
+  clock?: Clock
+  config?: { sessionTtlSeconds?: number }
+}
+
+/** The whole HTTP app, bound to no port: the entry point listens, tests call `app.handle()`. */
+export function createApp({ db, wechat, clock = systemClock, config = {} }: AppDependencies) {
+  const sessions = createSessionStore(db)
+  const guard = createGuard({ sessions, clock })
+  return new Elysia()
+    .use(wxauth({ db, wechat, clock, sessionTtlSeconds: config.sessionTtlSeconds, sessions, guard }))
+    .use(createNotesRoutes({ notes: createNoteStore(db), guard, clock }))
+    .use(createHealthRoutes({ db }))
+}
+
+export type App = ReturnType<typeof createApp>
