@@ -1,0 +1,81 @@
+import { describe, expect, test } from 'bun:test'
+import { ConfigError, readConfig } from '../../../src/server'
+
+const creds = { WECHAT_APPID: 'wx1', WECHAT_SECRET: 's1' }
+
+describe('readConfig', () => {
+  test('applies the documented defaults', () => {
+    const config = readConfig(creds, 'start')
+    expect(config).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      databasePath: './data/wxauth.db',
+      wechat: { appid: 'wx1', secret: 's1', apiBase: 'https://api.weixin.qq.com', timeoutMs: 5000 },
+      sessionTtlSeconds: 7200,
+      sweepIntervalSeconds: 60,
+    })
+  })
+
+  test('reads every variable', () => {
+    const config = readConfig(
+      {
+        ...creds,
+        PORT: '8080',
+        HOST: '127.0.0.1',
+        DATABASE_PATH: ':memory:',
+        WECHAT_API_BASE: 'http://127.0.0.1:9999/',
+        WECHAT_TIMEOUT_MS: '250',
+        SESSION_TTL: '60',
+        SWEEP_INTERVAL: '5',
+      },
+      'start',
+    )
+    expect(config.port).toBe(8080)
+    expect(config.host).toBe('127.0.0.1')
+    expect(config.databasePath).toBe(':memory:')
+    expect(config.wechat.apiBase).toBe('http://127.0.0.1:9999')
+    expect(config.wechat.timeoutMs).toBe(250)
+    expect(config.sessionTtlSeconds).toBe(60)
+    expect(config.sweepIntervalSeconds).toBe(5)
+  })
+
+  test('names every missing credential in one message', () => {
+    expect(() => readConfig({}, 'start')).toThrow('missing required environment variables: WECHAT_APPID, WECHAT_SECRET')
+    expect(() => readConfig({ WECHAT_APPID: 'wx1', WECHAT_SECRET: '  ' }, 'start')).toThrow(
+      'missing required environment variables: WECHAT_SECRET',
+    )
+  })
+
+  test('dev mode needs no credentials and never uses real ones', () => {
+    const config = readConfig({ WECHAT_APPID: 'real', WECHAT_SECRET: 'real' }, 'dev')
+    expect(config.wechat.appid).not.toBe('real')
+    expect(config.wechat.secret).not.toBe('real')
+  })
+
+  test.each([
+    ['SESSION_TTL', 'two hours'],
+    ['SESSION_TTL', '0'],
+    ['SESSION_TTL', '1.5'],
+    ['SESSION_TTL', '-5'],
+    ['SESSION_TTL', '1e3'],
+    ['PORT', '70000'],
+    ['PORT', 'abc'],
+    ['WECHAT_TIMEOUT_MS', '5s'],
+    ['SWEEP_INTERVAL', '0x10'],
+    ['WECHAT_API_BASE', 'not a url'],
+    ['WECHAT_API_BASE', 'ftp://example.com'],
+  ])('%s=%p is rejected with a message naming it', (name, value) => {
+    let thrown: unknown
+    try {
+      readConfig({ ...creds, [name]: value }, 'start')
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(ConfigError)
+    expect((thrown as ConfigError).message).toContain(name)
+  })
+
+  test('PORT=0 asks the system for a free port', () => {
+    expect(readConfig({ ...creds, PORT: '0' }, 'start').port).toBe(0)
+  })
+})

@@ -1,0 +1,137 @@
+import { describe, expect, test } from 'bun:test'
+import {
+  createSessionStore,
+  createUserStore,
+  generateSessionToken,
+  hashSessionToken,
+  openDatabase,
+  startSweeper,
+} from '../../../src/server'
+import { manualClock } from '../../helpers'
+
+function setup() {
+  const db = openDatabase(':memory:')
+  const users = createUserStore(db)
+  const sessions = createSessionStore(db)
+  const clock = manualClock()
+  const user = users.upsert('openid-1', null, clock())
+  return { db, users, sessions, clock, user }
+}
+
+function countSessions(db: ReturnType<typeof openDatabase>): number {
+  return db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()?.n ?? 0
+}
+
+describe('session tokens', () => {
+  test('are 32 random bytes in base64url, never repeating', () => {
+    const tokens = new Set(Array.from({ length: 1000 }, generateSessionToken))
+    expect(tokens.size).toBe(1000)
+    for (const token of tokens) {
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(Buffer.from(token, 'base64url').byteLength).toBe(32)
+    }
+  })
+
+  test('hash to SHA-256', () => {
+    const token = generateSessionToken()
+    const expected = new Bun.CryptoHasher('sha256').update(token).digest('hex')
+    expect(Buffer.from(hashSessionToken(token)).toString('hex')).toBe(expected)
+    expect(hashSessionToken(token).byteLength).toBe(32)
+  })
+})
+
+describe('session store', () => {
+  test('create then validate returns the session and its user', () => {
+    const { sessions, clock, user } = setup()
+    const { token, expiresAt } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    expect(expiresAt).toBe(clock() + 60_000)
+    const found = sessions.validate(token, clock())
+    expect(found?.user).toEqual(user)
+    expect(found?.session.expiresAt).toBe(expiresAt)
+    expect(found?.session.userId).toBe(user.id)
+  })
+
+  test('stores only the hash of the token, and the session_key server-side', () => {
+    const { db, sessions, clock, user } = setup()
+    const { token } = sessions.create({ userId: user.id, sessionKey: 'the-session-key', nowMs: clock(), ttlSeconds: 60 })
+    const row = db.query<{ token_hash: Uint8Array }, []>('SELECT token_hash FROM sessions').get()
+    expect(Buffer.from(row?.token_hash ?? []).equals(Buffer.from(hashSessionToken(token)))).toBe(true)
+    expect(sessions.sessionKeyOf(hashSessionToken(token))).toBe('the-session-key')
+  })
+
+  test('rejects unknown, malformed and expired tokens', () => {
+    const { sessions, clock, user } = setup()
+    const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    expect(sessions.validate(generateSessionToken(), clock())).toBeNull()
+    expect(sessions.validate('short', clock())).toBeNull()
+    expect(sessions.validate(`${token}x`, clock())).toBeNull()
+    clock.advance(59_999)
+    expect(sessions.validate(token, clock())).not.toBeNull()
+    clock.advance(1)
+    expect(sessions.validate(token, clock())).toBeNull()
+  })
+
+  test('delete ends one session and leaves the others', () => {
+    const { sessions, clock, user } = setup()
+    const a = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    const b = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    sessions.delete(hashSessionToken(a.token))
+    expect(sessions.validate(a.token, clock())).toBeNull()
+    expect(sessions.validate(b.token, clock())).not.toBeNull()
+  })
+
+  test('deleteExpired removes at most one batch of expired rows only', () => {
+    const { db, sessions, clock, user } = setup()
+    for (let i = 0; i < 25; i++) sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 10 })
+    const live = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
+    clock.advance(10_000)
+    expect(sessions.deleteExpired(clock(), 10)).toBe(10)
+    expect(sessions.deleteExpired(clock(), 10)).toBe(10)
+    expect(sessions.deleteExpired(clock(), 10)).toBe(5)
+    expect(sessions.deleteExpired(clock(), 10)).toBe(0)
+    expect(countSessions(db)).toBe(1)
+    expect(sessions.validate(live.token, clock())).not.toBeNull()
+  })
+})
+
+describe('sweeper', () => {
+  test('sweeps every expired row in batches, yielding to the event loop between them', async () => {
+    const { db, sessions, clock, user } = setup()
+    db.transaction(() => {
+      for (let i = 0; i < 2500; i++) sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+    })()
+    const live = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
+    clock.advance(1000)
+    const sweeper = startSweeper({ sessions, intervalMs: 60_000, clock, batchRows: 1000 })
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 0)
+    const deleted = await sweeper.sweepNow()
+    clearInterval(ticker)
+    await sweeper.stop()
+    expect(deleted).toBe(2500)
+    expect(countSessions(db)).toBe(1)
+    expect(sessions.validate(live.token, clock())).not.toBeNull()
+    expect(ticks).toBeGreaterThan(0)
+  })
+
+  test('runs on its interval and stops cleanly', async () => {
+    const { db, sessions, clock, user } = setup()
+    sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+    clock.advance(1000)
+    const sweeper = startSweeper({ sessions, intervalMs: 10, clock })
+    await Bun.sleep(50)
+    expect(countSessions(db)).toBe(0)
+    await sweeper.stop()
+    sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+    clock.advance(1000)
+    await Bun.sleep(50)
+    expect(countSessions(db)).toBe(1)
+  })
+
+  test('shares one running sweep between callers', async () => {
+    const { sessions, clock } = setup()
+    const sweeper = startSweeper({ sessions, intervalMs: 60_000, clock })
+    expect(sweeper.sweepNow()).toBe(sweeper.sweepNow())
+    await sweeper.stop()
+  })
+})
