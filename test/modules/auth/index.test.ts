@@ -1,0 +1,258 @@
+import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Elysia } from 'elysia'
+import { createWechatClient, createWechatSimulator, openDatabase, wxauth } from '../../../src/server'
+import { APPID, jsonRequest, SECRET, testApp } from '../../helpers'
+
+type Ctx = ReturnType<typeof testApp>
+
+async function login(ctx: Ctx, user = 'alice') {
+  const response = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode(user) }))
+  expect(response.status).toBe(200)
+  return (await response.json()) as { skey: string; expiresAt: string; user: { id: number; openid: string } }
+}
+
+async function errorOf(response: Response) {
+  return { status: response.status, body: (await response.json()) as { code: string; msg: string; errcode?: number } }
+}
+
+describe('POST /auth/login', () => {
+  test('returns an skey, its expiry and the user — never the session_key', async () => {
+    const ctx = testApp()
+    const response = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('alice') }))
+    expect(response.status).toBe(200)
+    const text = await response.text()
+    const body = JSON.parse(text)
+    expect(Object.keys(body).sort()).toEqual(['expiresAt', 'skey', 'user'])
+    expect(body.skey).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(body.expiresAt).toBe(new Date(ctx.clock() + 7200 * 1000).toISOString())
+    expect(body.user).toEqual({
+      id: 1,
+      openid: ctx.simulator.openidFor('alice'),
+      unionid: null,
+      createdAt: new Date(ctx.clock()).toISOString(),
+    })
+    const sessionKey = ctx.simulator.sessionKeyFor(body.user.openid) as string
+    expect(text).not.toContain(sessionKey)
+    expect(text).not.toContain('session_key')
+  })
+
+  test('honours the configured session TTL', async () => {
+    const ctx = testApp({ sessionTtlSeconds: 60 })
+    const body = await login(ctx)
+    expect(body.expiresAt).toBe(new Date(ctx.clock() + 60_000).toISOString())
+  })
+
+  test.each([
+    ['no body', undefined],
+    ['a wrong type', { code: 42 }],
+    ['an empty code', { code: '' }],
+    ['an over-long code', { code: 'x'.repeat(129) }],
+    ['no code field', { js_code: 'abc' }],
+  ])('%s → 400 VALIDATION', async (_name, body) => {
+    const ctx = testApp()
+    const { status, body: error } = await errorOf(await ctx.app.handle(jsonRequest('POST', '/auth/login', body)))
+    expect(status).toBe(400)
+    expect(error.code).toBe('VALIDATION')
+    expect(error.msg).toBeString()
+    expect(ctx.upstreamCalls()).toBe(0)
+  })
+
+  test('a body that is not JSON → 400 VALIDATION', async () => {
+    const ctx = testApp()
+    for (const [type, body] of [
+      ['application/json', '{"code":'],
+      ['text/plain', 'code=abc'],
+    ]) {
+      const request = new Request('http://localhost/auth/login', { method: 'POST', headers: { 'content-type': type as string }, body })
+      const { status, body: error } = await errorOf(await ctx.app.handle(request))
+      expect(status).toBe(400)
+      expect(error.code).toBe('VALIDATION')
+    }
+  })
+
+  test('a body over 64 KiB → 413 PAYLOAD_TOO_LARGE, declared or streamed', async () => {
+    const ctx = testApp()
+    const big = JSON.stringify({ code: 'x'.repeat(70 * 1024) })
+    const declared = jsonRequest('POST', '/auth/login', undefined, {
+      'content-type': 'application/json',
+      'content-length': String(big.length),
+    })
+    const streamed = new Request('http://localhost/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(8 * 1024)))
+          controller.close()
+        },
+      }),
+    })
+    for (const request of [new Request(declared, { body: big }), streamed]) {
+      const { status, body } = await errorOf(await ctx.app.handle(request))
+      expect(status).toBe(413)
+      expect(body.code).toBe('PAYLOAD_TOO_LARGE')
+    }
+  })
+
+  test.each([
+    [40029, 401, 'WECHAT_CODE_INVALID'],
+    [40163, 401, 'WECHAT_CODE_INVALID'],
+    [40226, 403, 'WECHAT_USER_BLOCKED'],
+    [45011, 429, 'WECHAT_RATE_LIMITED'],
+    [-1, 502, 'WECHAT_UNAVAILABLE'],
+    [99999, 502, 'WECHAT_UNAVAILABLE'],
+  ])('WeChat errcode %p → %p %s with the errcode', async (errcode, status, code) => {
+    const ctx = testApp()
+    const response = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: `errcode:${errcode}` }))
+    expect(response.headers.get('content-type')).toStartWith('application/json')
+    expect(await errorOf(response)).toEqual({ status, body: { code, msg: expect.any(String), errcode } })
+  })
+
+  test('WeChat unreachable → 502 WECHAT_UNAVAILABLE, no errcode, no stack', async () => {
+    const db = openDatabase(':memory:')
+    const wechat = createWechatClient({ appid: 'a', secret: 's', apiBase: 'http://127.0.0.1:9', timeoutMs: 500 })
+    const app = new Elysia().use(wxauth({ db, wechat }))
+    const { status, body } = await errorOf(await app.handle(jsonRequest('POST', '/auth/login', { code: 'abc' })))
+    expect(status).toBe(502)
+    expect(body).toEqual({ code: 'WECHAT_UNAVAILABLE', msg: expect.any(String) })
+  })
+
+  test('100 parallel logins of one openid make exactly one user row', async () => {
+    const ctx = testApp()
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('crowd') })),
+      ),
+    )
+    expect(responses.map((r) => r.status)).toEqual(Array(100).fill(200))
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { skey: string; user: { id: number } }[]
+    expect(new Set(bodies.map((b) => b.user.id)).size).toBe(1)
+    expect(new Set(bodies.map((b) => b.skey)).size).toBe(100)
+    expect(ctx.db.query<{ n: number }, []>('SELECT count(*) AS n FROM users').get()?.n).toBe(1)
+    expect(ctx.db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()?.n).toBe(100)
+  })
+})
+
+describe('the skey guard (GET /auth/me)', () => {
+  test('accepts the skey header and Authorization: Bearer', async () => {
+    const ctx = testApp()
+    const { skey, user, expiresAt } = await login(ctx)
+    for (const headers of [{ skey }, { authorization: `Bearer ${skey}` }] as Record<string, string>[]) {
+      const response = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, headers))
+      expect(response.status).toBe(200)
+      expect(await response.json()).toEqual({ user, expiresAt })
+    }
+  })
+
+  test('no skey → 401 SKEY_MISSING with WWW-Authenticate', async () => {
+    const ctx = testApp()
+    const response = await ctx.app.handle(jsonRequest('GET', '/auth/me'))
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="wxauth"')
+    expect(await errorOf(response)).toEqual({ status: 401, body: { code: 'SKEY_MISSING', msg: expect.any(String) } })
+  })
+
+  test('never takes the skey from the URL', async () => {
+    const ctx = testApp()
+    const { skey } = await login(ctx)
+    const response = await ctx.app.handle(jsonRequest('GET', `/auth/me?access_token=${skey}`))
+    expect((await errorOf(response)).body.code).toBe('SKEY_MISSING')
+  })
+
+  test.each([
+    ['an unknown skey', { skey: 'A'.repeat(43) }],
+    ['a malformed skey', { skey: 'not-a-token' }],
+    ['a malformed Bearer', { authorization: 'Bearer ' }],
+    ['another scheme', { authorization: 'Basic dXNlcjpwYXNz' }],
+  ])('%s → 401', async (_name, headers) => {
+    const ctx = testApp()
+    const response = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, headers))
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toStartWith('Bearer realm="wxauth"')
+    expect(['SKEY_MISSING', 'SKEY_INVALID']).toContain((await errorOf(response)).body.code)
+  })
+
+  test('an expired skey → 401 SKEY_INVALID, before any sweep', async () => {
+    const ctx = testApp({ sessionTtlSeconds: 60 })
+    const { skey } = await login(ctx)
+    ctx.clock.advance(60_000)
+    const response = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="wxauth", error="invalid_token"')
+    expect(await errorOf(response)).toEqual({ status: 401, body: { code: 'SKEY_INVALID', msg: expect.any(String) } })
+    expect(ctx.db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()?.n).toBe(1)
+  })
+})
+
+describe('POST /auth/logout', () => {
+  test('kills this skey at once and leaves the user’s other sessions', async () => {
+    const ctx = testApp()
+    const phone = await login(ctx)
+    const tablet = await login(ctx)
+    const response = await ctx.app.handle(jsonRequest('POST', '/auth/logout', undefined, { skey: phone.skey }))
+    expect(response.status).toBe(204)
+    expect(await response.text()).toBe('')
+    const again = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey: phone.skey }))
+    expect((await errorOf(again)).body.code).toBe('SKEY_INVALID')
+    const other = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { authorization: `Bearer ${tablet.skey}` }))
+    expect(other.status).toBe(200)
+  })
+
+  test('needs an skey', async () => {
+    const ctx = testApp()
+    expect((await ctx.app.handle(jsonRequest('POST', '/auth/logout'))).status).toBe(401)
+  })
+})
+
+describe('routing and errors', () => {
+  test('unknown routes and methods → 404 NOT_FOUND JSON', async () => {
+    const ctx = testApp()
+    for (const request of [jsonRequest('GET', '/nope'), jsonRequest('PUT', '/auth/me'), jsonRequest('GET', '/auth/login')]) {
+      const response = await ctx.app.handle(request)
+      expect(response.headers.get('content-type')).toStartWith('application/json')
+      expect(await errorOf(response)).toEqual({ status: 404, body: { code: 'NOT_FOUND', msg: expect.any(String) } })
+    }
+  })
+})
+
+describe('the database file', () => {
+  test('never contains an skey, only its hash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-file-'))
+    try {
+      const db = openDatabase(join(dir, 'wxauth.db'))
+      const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
+      const wechat = createWechatClient({ appid: APPID, secret: SECRET, apiBase: 'http://sim', timeoutMs: 1000, fetch: simulator.fetch })
+      const app = new Elysia().use(wxauth({ db, wechat }))
+      const skeys: string[] = []
+      for (let i = 0; i < 20; i++) {
+        const response = await app.handle(jsonRequest('POST', '/auth/login', { code: simulator.issueCode(`user${i}`) }))
+        skeys.push(((await response.json()) as { skey: string }).skey)
+      }
+      const contents = () => readdirSync(dir).map((name) => readFileSync(join(dir, name)).toString('latin1')).join('')
+      for (const skey of skeys) expect(contents()).not.toContain(skey)
+      db.close()
+      for (const skey of skeys) expect(contents()).not.toContain(skey)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('embedding', () => {
+  test('wxauth() gives a host app the login routes and the auth macro', async () => {
+    const db = openDatabase(':memory:')
+    const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
+    const wechat = createWechatClient({ appid: APPID, secret: SECRET, apiBase: 'http://sim', timeoutMs: 1000, fetch: simulator.fetch })
+    const app = new Elysia()
+      .use(wxauth({ db, wechat }))
+      .get('/profile', ({ user }) => ({ hello: user.openid }), { auth: true })
+      .get('/public', () => 'open')
+    const loginResponse = await app.handle(jsonRequest('POST', '/auth/login', { code: simulator.issueCode('host') }))
+    const { skey } = (await loginResponse.json()) as { skey: string }
+    const profile = await app.handle(jsonRequest('GET', '/profile', undefined, { skey }))
+    expect(await profile.json()).toEqual({ hello: simulator.openidFor('host') })
+    expect((await app.handle(jsonRequest('GET', '/profile'))).status).toBe(401)
+    expect(await (await app.handle(jsonRequest('GET', '/public'))).text()).toBe('open')
+  })
+})

@@ -1,0 +1,98 @@
+import { describe, expect, test } from 'bun:test'
+import { createLoginService } from '../../../src/modules/auth/service'
+import { createSessionStore, createUserStore, createWechatClient, createWechatSimulator, openDatabase } from '../../../src/server'
+import { APPID, manualClock, SECRET } from '../../helpers'
+
+function setup(options: { upstreamDelayMs?: number } = {}) {
+  const db = openDatabase(':memory:')
+  const clock = manualClock()
+  const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
+  let calls = 0
+  let failNext = false
+  const wechat = createWechatClient({
+    appid: APPID,
+    secret: SECRET,
+    apiBase: 'http://wechat.invalid',
+    timeoutMs: 1000,
+    fetch: async (request) => {
+      calls++
+      if (options.upstreamDelayMs) await Bun.sleep(options.upstreamDelayMs)
+      if (failNext) {
+        failNext = false
+        throw new Error('network down')
+      }
+      return simulator.fetch(request)
+    },
+  })
+  const sessions = createSessionStore(db)
+  const logins = createLoginService({ db, users: createUserStore(db), sessions, wechat, clock, sessionTtlSeconds: 7200 })
+  return { logins, sessions, simulator, clock, calls: () => calls, failNextCall: () => (failNext = true) }
+}
+
+describe('login idempotency', () => {
+  test('concurrent logins with one code share one WeChat call and one skey', async () => {
+    const { logins, simulator, calls } = setup({ upstreamDelayMs: 20 })
+    const code = simulator.issueCode('alice')
+    const results = await Promise.all(Array.from({ length: 10 }, () => logins.login(code)))
+    expect(calls()).toBe(1)
+    expect(new Set(results.map((r) => r.skey)).size).toBe(1)
+  })
+
+  test('a repeated code within five minutes gets the same answer without asking WeChat', async () => {
+    const { logins, simulator, clock, calls } = setup()
+    const code = simulator.issueCode('alice')
+    const first = await logins.login(code)
+    clock.advance(4 * 60 * 1000)
+    const again = await logins.login(code)
+    expect(again).toEqual(first)
+    expect(calls()).toBe(1)
+  })
+
+  test('after five minutes the code is WeChat’s business again (and spent)', async () => {
+    const { logins, simulator, clock, calls } = setup()
+    const code = simulator.issueCode('alice')
+    await logins.login(code)
+    clock.advance(5 * 60 * 1000)
+    await expect(logins.login(code)).rejects.toMatchObject({ code: 'WECHAT_CODE_INVALID' })
+    expect(calls()).toBe(2)
+  })
+
+  test('a repeat after logout does not revive the dead skey', async () => {
+    const { logins, sessions, simulator, clock } = setup()
+    const code = simulator.issueCode('alice')
+    const first = await logins.login(code)
+    const found = sessions.validate(first.skey, clock())
+    if (!found) throw new Error('session should exist')
+    sessions.delete(found.session.tokenHash)
+    await expect(logins.login(code)).rejects.toMatchObject({ code: 'WECHAT_CODE_INVALID' })
+  })
+
+  test('a failed exchange is not remembered: the retry reaches WeChat', async () => {
+    const { logins, simulator, calls, failNextCall } = setup()
+    const code = simulator.issueCode('alice')
+    failNextCall()
+    await expect(logins.login(code)).rejects.toMatchObject({ code: 'WECHAT_UNAVAILABLE' })
+    const result = await logins.login(code)
+    expect(result.skey).toBeString()
+    expect(calls()).toBe(2)
+  })
+
+  test('different codes give different sessions for the same user', async () => {
+    const { logins, simulator } = setup()
+    const a = await logins.login(simulator.issueCode('alice'))
+    const b = await logins.login(simulator.issueCode('alice'))
+    expect(a.user.id).toBe(b.user.id)
+    expect(a.skey).not.toBe(b.skey)
+  })
+
+  test('a unionid seen later is filled in, and never erased', async () => {
+    const { logins, simulator } = setup()
+    const without = await logins.login(simulator.issueCode('alice'))
+    expect(without.user.unionid).toBeNull()
+    const withUnion = await logins.login(simulator.issueCode('alice', { unionid: true }))
+    expect(withUnion.user.unionid).toBeString()
+    const later = await logins.login(simulator.issueCode('alice'))
+    expect(later.user.unionid).toBe(withUnion.user.unionid)
+    expect(later.user.createdAt).toBe(without.user.createdAt)
+  })
+})
