@@ -49,8 +49,15 @@ function main(): void {
   if (mode === 'dev') console.warn(DEV_BANNER)
 
   const db = openDatabase(config.databasePath)
-  const app = createApp({ db, wechat: wechatFor(mode, config), config }).listen({ port: config.port, hostname: config.host })
-  const sweeper = startSweeper({ sessions: createSessionStore(db), intervalMs: config.sweepIntervalSeconds * 1000, clock: systemClock })
+  const app = createApp({ db, wechat: wechatFor(mode, config), config }).listen({
+    port: config.port,
+    hostname: config.host,
+  })
+  const sweeper = startSweeper({
+    sessions: createSessionStore(db),
+    intervalMs: config.sweepIntervalSeconds * 1000,
+    clock: systemClock,
+  })
   console.log(`wxauth listening on http://${app.server?.hostname}:${app.server?.port}`)
 
   let stopping = false

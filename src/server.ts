@@ -1,10 +1,18 @@
 import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { type Clock, systemClock } from './libs/clock'
-import { createGuard, createHealthRoutes, createNoteStore, createNotesRoutes, createSessionStore, type WechatClient, wxauth } from './modules'
+import {
+  createGuard,
+  createHealthRoutes,
+  createNoteStore,
+  createNotesRoutes,
+  createSessionStore,
+  type WechatClient,
+  wxauth,
+} from './modules'
 
-export * from './modules'
 export { AppError } from './libs/errors'
+export * from './modules'
 
 export interface AppDependencies {
   db: Database

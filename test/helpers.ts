@@ -33,7 +33,12 @@ export function testApp(options: { sessionTtlSeconds?: number } = {}) {
   return { app, db, clock, simulator, upstreamCalls: () => upstreamCalls }
 }
 
-export function jsonRequest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Request {
+export function jsonRequest(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Request {
   return new Request(`http://localhost${path}`, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

@@ -5,8 +5,7 @@ import { type Clock, systemClock } from '../../libs/clock'
 import { errors } from '../../libs/errors'
 import { createGuard, type Guard } from '../sessions'
 import { createSessionStore, type SessionStore } from '../sessions/service'
-import { toPublicUser } from '../users/service'
-import { createUserStore } from '../users/service'
+import { createUserStore, toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import { AuthModel, DEFAULT_SESSION_TTL_SECONDS } from './model'
 import { createLoginService } from './service'
@@ -28,7 +27,13 @@ const iso = (ms: number) => new Date(ms).toISOString()
  * POST /auth/login, GET /auth/me, POST /auth/logout, plus the `auth` macro for your own routes:
  * `new Elysia().use(wxauth({ db, wechat })).get('/x', ({ user }) => user, { auth: true })`.
  */
-export function wxauth({ db, wechat, clock = systemClock, sessionTtlSeconds = DEFAULT_SESSION_TTL_SECONDS, ...shared }: WxauthOptions) {
+export function wxauth({
+  db,
+  wechat,
+  clock = systemClock,
+  sessionTtlSeconds = DEFAULT_SESSION_TTL_SECONDS,
+  ...shared
+}: WxauthOptions) {
   if (!Number.isSafeInteger(sessionTtlSeconds) || sessionTtlSeconds < 1) {
     throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
   }

@@ -35,4 +35,3 @@ export function openDatabase(path: string): Database {
   migrate(db)
   return db
 }
-

@@ -7,7 +7,11 @@ interface NoteRow {
   created_at: number
 }
 
-const toNote = (row: NoteRow): Note => ({ id: row.id, text: row.text, createdAt: new Date(row.created_at).toISOString() })
+const toNote = (row: NoteRow): Note => ({
+  id: row.id,
+  text: row.text,
+  createdAt: new Date(row.created_at).toISOString(),
+})
 
 /** Every query is scoped by user_id: a user only ever reaches their own notes. */
 export function createNoteStore(db: Database) {

@@ -23,19 +23,18 @@ function readSkey(headers: Record<string, string | undefined>, bearerToken: stri
  * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID.
  */
 export function createGuard({ sessions, clock }: GuardOptions) {
-  return new Elysia({ name: 'wxauth.guard', seed: ++guardsCreated })
-    .use(bearer())
-    .macro({
-      auth: {
-        resolve: function resolveSession({ headers, bearer: bearerToken }) {
-          const skey = readSkey(headers, bearerToken)
-          if (!skey) throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
-          const found = sessions.validate(skey, clock())
-          if (!found) throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
-          return found
-        },
+  return new Elysia({ name: 'wxauth.guard', seed: ++guardsCreated }).use(bearer()).macro({
+    auth: {
+      resolve: function resolveSession({ headers, bearer: bearerToken }) {
+        const skey = readSkey(headers, bearerToken)
+        if (!skey)
+          throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
+        const found = sessions.validate(skey, clock())
+        if (!found) throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
+        return found
       },
-    })
+    },
+  })
 }
 
 export type Guard = ReturnType<typeof createGuard>

@@ -1,7 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import type { Clock } from '../../libs/clock'
 import { rowToUser } from '../users/service'
-import { SESSION_TOKEN_BYTES, SESSION_TOKEN_PATTERN, SWEEP_BATCH_ROWS, type SessionWithUser } from './model'
+import { SESSION_TOKEN_BYTES, SESSION_TOKEN_PATTERN, type SessionWithUser, SWEEP_BATCH_ROWS } from './model'
 
 /** 32 bytes from the CSPRNG, base64url: the skey handed to the client. */
 export function generateSessionToken(): string {
@@ -105,7 +105,13 @@ export interface SweeperOptions {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-export function startSweeper({ sessions, intervalMs, clock, batchRows = SWEEP_BATCH_ROWS, onError }: SweeperOptions): Sweeper {
+export function startSweeper({
+  sessions,
+  intervalMs,
+  clock,
+  batchRows = SWEEP_BATCH_ROWS,
+  onError,
+}: SweeperOptions): Sweeper {
   let stopped = false
   let running: Promise<number> | null = null
 

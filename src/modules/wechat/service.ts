@@ -10,7 +10,12 @@ export function errcodeToError(errcode: number): AppError {
   switch (errcode) {
     case WECHAT_ERRCODE.INVALID_CODE:
     case WECHAT_ERRCODE.CODE_USED:
-      return new AppError(401, 'WECHAT_CODE_INVALID', 'the login code is invalid, expired or already used; call wx.login again', errcode)
+      return new AppError(
+        401,
+        'WECHAT_CODE_INVALID',
+        'the login code is invalid, expired or already used; call wx.login again',
+        errcode,
+      )
     case WECHAT_ERRCODE.USER_BLOCKED:
       return new AppError(403, 'WECHAT_USER_BLOCKED', 'WeChat has blocked this user from logging in', errcode)
     case WECHAT_ERRCODE.RATE_LIMITED:
@@ -42,7 +47,13 @@ export function parseCode2SessionBody(text: string): WechatSession {
   return { openid, sessionKey, unionid: typeof unionid === 'string' && unionid !== '' ? unionid : null }
 }
 
-export function createWechatClient({ appid, secret, apiBase, timeoutMs, fetch = globalThis.fetch }: WechatClientOptions): WechatClient {
+export function createWechatClient({
+  appid,
+  secret,
+  apiBase,
+  timeoutMs,
+  fetch = globalThis.fetch,
+}: WechatClientOptions): WechatClient {
   if (!appid || !secret) throw new Error('createWechatClient needs appid and secret')
   const endpoint = `${apiBase.replace(/\/+$/, '')}/sns/jscode2session`
 

@@ -21,7 +21,9 @@ async function errorOf(response: Response) {
 describe('POST /auth/login', () => {
   test('returns an skey, its expiry and the user — never the session_key', async () => {
     const ctx = testApp()
-    const response = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('alice') }))
+    const response = await ctx.app.handle(
+      jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('alice') }),
+    )
     expect(response.status).toBe(200)
     const text = await response.text()
     const body = JSON.parse(text)
@@ -66,7 +68,11 @@ describe('POST /auth/login', () => {
       ['application/json', '{"code":'],
       ['text/plain', 'code=abc'],
     ]) {
-      const request = new Request('http://localhost/auth/login', { method: 'POST', headers: { 'content-type': type as string }, body })
+      const request = new Request('http://localhost/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': type as string },
+        body,
+      })
       const { status, body: error } = await errorOf(await ctx.app.handle(request))
       expect(status).toBe(400)
       expect(error.code).toBe('VALIDATION')
@@ -195,7 +201,9 @@ describe('POST /auth/logout', () => {
     expect(await response.text()).toBe('')
     const again = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey: phone.skey }))
     expect((await errorOf(again)).body.code).toBe('SKEY_INVALID')
-    const other = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { authorization: `Bearer ${tablet.skey}` }))
+    const other = await ctx.app.handle(
+      jsonRequest('GET', '/auth/me', undefined, { authorization: `Bearer ${tablet.skey}` }),
+    )
     expect(other.status).toBe(200)
   })
 
@@ -208,7 +216,11 @@ describe('POST /auth/logout', () => {
 describe('routing and errors', () => {
   test('unknown routes and methods → 404 NOT_FOUND JSON', async () => {
     const ctx = testApp()
-    for (const request of [jsonRequest('GET', '/nope'), jsonRequest('PUT', '/auth/me'), jsonRequest('GET', '/auth/login')]) {
+    for (const request of [
+      jsonRequest('GET', '/nope'),
+      jsonRequest('PUT', '/auth/me'),
+      jsonRequest('GET', '/auth/login'),
+    ]) {
       const response = await ctx.app.handle(request)
       expect(response.headers.get('content-type')).toStartWith('application/json')
       expect(await errorOf(response)).toEqual({ status: 404, body: { code: 'NOT_FOUND', msg: expect.any(String) } })
@@ -222,14 +234,23 @@ describe('the database file', () => {
     try {
       const db = openDatabase(join(dir, 'wxauth.db'))
       const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
-      const wechat = createWechatClient({ appid: APPID, secret: SECRET, apiBase: 'http://sim', timeoutMs: 1000, fetch: simulator.fetch })
+      const wechat = createWechatClient({
+        appid: APPID,
+        secret: SECRET,
+        apiBase: 'http://sim',
+        timeoutMs: 1000,
+        fetch: simulator.fetch,
+      })
       const app = new Elysia().use(wxauth({ db, wechat }))
       const skeys: string[] = []
       for (let i = 0; i < 20; i++) {
         const response = await app.handle(jsonRequest('POST', '/auth/login', { code: simulator.issueCode(`user${i}`) }))
         skeys.push(((await response.json()) as { skey: string }).skey)
       }
-      const contents = () => readdirSync(dir).map((name) => readFileSync(join(dir, name)).toString('latin1')).join('')
+      const contents = () =>
+        readdirSync(dir)
+          .map((name) => readFileSync(join(dir, name)).toString('latin1'))
+          .join('')
       for (const skey of skeys) expect(contents()).not.toContain(skey)
       db.close()
       for (const skey of skeys) expect(contents()).not.toContain(skey)
@@ -243,7 +264,13 @@ describe('embedding', () => {
   test('wxauth() gives a host app the login routes and the auth macro', async () => {
     const db = openDatabase(':memory:')
     const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
-    const wechat = createWechatClient({ appid: APPID, secret: SECRET, apiBase: 'http://sim', timeoutMs: 1000, fetch: simulator.fetch })
+    const wechat = createWechatClient({
+      appid: APPID,
+      secret: SECRET,
+      apiBase: 'http://sim',
+      timeoutMs: 1000,
+      fetch: simulator.fetch,
+    })
     const app = new Elysia()
       .use(wxauth({ db, wechat }))
       .get('/profile', ({ user }) => ({ hello: user.openid }), { auth: true })

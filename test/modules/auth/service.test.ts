@@ -1,6 +1,12 @@
 import { describe, expect, test } from 'bun:test'
 import { createLoginService } from '../../../src/modules/auth/service'
-import { createSessionStore, createUserStore, createWechatClient, createWechatSimulator, openDatabase } from '../../../src/server'
+import {
+  createSessionStore,
+  createUserStore,
+  createWechatClient,
+  createWechatSimulator,
+  openDatabase,
+} from '../../../src/server'
 import { APPID, manualClock, SECRET } from '../../helpers'
 
 function setup(options: { upstreamDelayMs?: number } = {}) {
@@ -25,7 +31,14 @@ function setup(options: { upstreamDelayMs?: number } = {}) {
     },
   })
   const sessions = createSessionStore(db)
-  const logins = createLoginService({ db, users: createUserStore(db), sessions, wechat, clock, sessionTtlSeconds: 7200 })
+  const logins = createLoginService({
+    db,
+    users: createUserStore(db),
+    sessions,
+    wechat,
+    clock,
+    sessionTtlSeconds: 7200,
+  })
   return { logins, sessions, simulator, clock, calls: () => calls, failNextCall: () => (failNext = true) }
 }
 

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { migrate, openDatabase } from '../../../src/server'
 import { MIGRATIONS } from '../../../src/modules/db/migrations'
+import { migrate, openDatabase } from '../../../src/server'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -20,7 +20,9 @@ describe('openDatabase', () => {
     expect(db.query<{ foreign_keys: number }, []>('PRAGMA foreign_keys').get()?.foreign_keys).toBe(1)
     expect(db.query<{ timeout: number }, []>('PRAGMA busy_timeout').get()?.timeout).toBe(5000)
     expect(db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version).toBe(MIGRATIONS.length)
-    const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all()
+    const tables = db
+      .query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+      .all()
     expect(tables.map((t) => t.name)).toEqual(['notes', 'sessions', 'users'])
     db.close()
   })
@@ -47,6 +49,9 @@ describe('openDatabase', () => {
     db.run("INSERT INTO sessions VALUES (x'00', 1, 'sk', 0, 1)")
     db.run("INSERT INTO notes (user_id, text, created_at) VALUES (1, 'n', 0)")
     db.run('DELETE FROM users WHERE id = 1')
-    expect(db.query<{ n: number }, []>('SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM notes) AS n').get()?.n).toBe(0)
+    expect(
+      db.query<{ n: number }, []>('SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM notes) AS n').get()
+        ?.n,
+    ).toBe(0)
   })
 })

@@ -40,7 +40,11 @@ describe('notes', () => {
 
   test('every method needs an skey', async () => {
     const { ctx } = await twoUsers()
-    for (const request of [jsonRequest('GET', '/notes'), jsonRequest('POST', '/notes', { text: 'x' }), jsonRequest('DELETE', '/notes/1')]) {
+    for (const request of [
+      jsonRequest('GET', '/notes'),
+      jsonRequest('POST', '/notes', { text: 'x' }),
+      jsonRequest('DELETE', '/notes/1'),
+    ]) {
       const response = await ctx.app.handle(request)
       expect(response.status).toBe(401)
       expect(await response.json()).toMatchObject({ code: 'SKEY_MISSING' })

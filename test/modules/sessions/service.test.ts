@@ -53,7 +53,12 @@ describe('session store', () => {
 
   test('stores only the hash of the token, and the session_key server-side', () => {
     const { db, sessions, clock, user } = setup()
-    const { token } = sessions.create({ userId: user.id, sessionKey: 'the-session-key', nowMs: clock(), ttlSeconds: 60 })
+    const { token } = sessions.create({
+      userId: user.id,
+      sessionKey: 'the-session-key',
+      nowMs: clock(),
+      ttlSeconds: 60,
+    })
     const row = db.query<{ token_hash: Uint8Array }, []>('SELECT token_hash FROM sessions').get()
     expect(Buffer.from(row?.token_hash ?? []).equals(Buffer.from(hashSessionToken(token)))).toBe(true)
     expect(sessions.sessionKeyOf(hashSessionToken(token))).toBe('the-session-key')
@@ -98,7 +103,8 @@ describe('sweeper', () => {
   test('sweeps every expired row in batches, yielding to the event loop between them', async () => {
     const { db, sessions, clock, user } = setup()
     db.transaction(() => {
-      for (let i = 0; i < 2500; i++) sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+      for (let i = 0; i < 2500; i++)
+        sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
     })()
     const live = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
     clock.advance(1000)

@@ -23,7 +23,12 @@ beforeAll(() => {
 afterAll(() => server.stop(true))
 
 function client(timeoutMs = 1000) {
-  return createWechatClient({ appid: 'wx app', secret: 's&cret', apiBase: `http://127.0.0.1:${server.port}/`, timeoutMs })
+  return createWechatClient({
+    appid: 'wx app',
+    secret: 's&cret',
+    apiBase: `http://127.0.0.1:${server.port}/`,
+    timeoutMs,
+  })
 }
 
 async function failure(code: string, answer: Answer, timeoutMs?: number): Promise<AppError> {
@@ -37,7 +42,10 @@ async function failure(code: string, answer: Answer, timeoutMs?: number): Promis
   throw new Error('expected code2Session to fail')
 }
 
-const text = (body: string, status = 200) => () => new Response(body, { status, headers: { 'content-type': 'text/plain' } })
+const text =
+  (body: string, status = 200) =>
+  () =>
+    new Response(body, { status, headers: { 'content-type': 'text/plain' } })
 
 describe('WeChat client: jscode2session', () => {
   test('sends the documented, URL-encoded parameters', async () => {

@@ -2,7 +2,13 @@ import { describe, expect, test } from 'bun:test'
 import { createWechatClient, createWechatSimulator } from '../../../src/server'
 
 const simulator = createWechatSimulator({ appid: 'wxsim', secret: 'sim' })
-const wechat = createWechatClient({ appid: 'wxsim', secret: 'sim', apiBase: 'http://sim', timeoutMs: 1000, fetch: simulator.fetch })
+const wechat = createWechatClient({
+  appid: 'wxsim',
+  secret: 'sim',
+  apiBase: 'http://sim',
+  timeoutMs: 1000,
+  fetch: simulator.fetch,
+})
 
 describe('WeChat simulator', () => {
   test('maps a user to the same openid on every code', async () => {
@@ -35,7 +41,13 @@ describe('WeChat simulator', () => {
   })
 
   test('checks appid and secret', async () => {
-    const wrong = createWechatClient({ appid: 'wxsim', secret: 'nope', apiBase: 'http://sim', timeoutMs: 1000, fetch: simulator.fetch })
+    const wrong = createWechatClient({
+      appid: 'wxsim',
+      secret: 'nope',
+      apiBase: 'http://sim',
+      timeoutMs: 1000,
+      fetch: simulator.fetch,
+    })
     await expect(wrong.code2Session('x')).rejects.toMatchObject({ errcode: 40125 })
   })
 
