@@ -35,6 +35,16 @@ function loadConfig(mode: Mode): Config {
   }
 }
 
+/** Start-up failures the operator can fix end in one line, not a stack trace. */
+function orExit<T>(step: () => T, what: string): T {
+  try {
+    return step()
+  } catch (error) {
+    console.error(`wxauth: ${what}: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
+}
+
 function wechatFor(mode: Mode, config: Config) {
   if (mode === 'dev') {
     const simulator = createWechatSimulator(config.wechat)
@@ -48,11 +58,12 @@ function main(): void {
   const config = loadConfig(mode)
   if (mode === 'dev') console.warn(DEV_BANNER)
 
-  const db = openDatabase(config.databasePath)
-  const app = createApp({ db, wechat: wechatFor(mode, config), config }).listen({
-    port: config.port,
-    hostname: config.host,
-  })
+  const db = orExit(() => openDatabase(config.databasePath), `cannot open DATABASE_PATH=${config.databasePath}`)
+  const app = createApp({ db, wechat: wechatFor(mode, config), config })
+  orExit(
+    () => app.listen({ port: config.port, hostname: config.host, reusePort: false }),
+    `cannot listen on ${config.host}:${config.port}`,
+  )
   const sweeper = startSweeper({
     sessions: createSessionStore(db),
     intervalMs: config.sweepIntervalSeconds * 1000,

@@ -1,0 +1,562 @@
+/**
+ * Process tests for src/index.ts: the real server runs as a child (`bun run start` / `bun run dev`)
+ * and is driven over HTTP, with a mock WeChat (the simulator behind Bun.serve) on 127.0.0.1.
+ *
+ * Children are spawned `detached` (their own process group) and signalled through `-pid` where the
+ * whole group must go: `bun run` cannot forward SIGKILL, so killing only its pid would orphan the server.
+ */
+import { Database } from 'bun:sqlite'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { createWechatSimulator, hashSessionToken } from '../src/server'
+
+const ROOT = resolve(import.meta.dir, '..')
+const APPID = 'wxtest'
+const SECRET = 'shh'
+const STARTUP_TIMEOUT_MS = 10_000
+const EXIT_TIMEOUT_MS = 10_000
+const TEST_TIMEOUT_MS = 30_000
+/** Every variable readConfig looks at: never inherited from the shell running the tests. */
+const CONFIG_VARS = [
+  'PORT',
+  'HOST',
+  'DATABASE_PATH',
+  'WECHAT_APPID',
+  'WECHAT_SECRET',
+  'WECHAT_API_BASE',
+  'WECHAT_TIMEOUT_MS',
+  'SESSION_TTL',
+  'SWEEP_INTERVAL',
+]
+const LISTENING = /^wxauth listening on (http:\/\/\S+)$/m
+
+const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
+let wechat: ReturnType<typeof Bun.serve>
+let tempDir = ''
+let dbPath = ''
+
+// ---------------------------------------------------------------- child processes
+
+type Proc = Bun.Subprocess<'ignore', 'pipe', 'pipe'>
+
+interface Captured {
+  text(): string
+  /** Resolves once every writer has closed the pipe (the server included, not only `bun run`). */
+  closed: Promise<void>
+}
+
+interface Child {
+  proc: Proc
+  stdout: Captured
+  stderr: Captured
+}
+
+const children = new Set<Child>()
+
+function capture(stream: ReadableStream<Uint8Array>): Captured {
+  let text = ''
+  const decoder = new TextDecoder()
+  const reader = stream.getReader()
+  const closed = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+    text += decoder.decode()
+  })()
+  return { text: () => text, closed }
+}
+
+/** The test's env without any wxauth variable, then the defaults for a working start, then `overrides` (undefined deletes). */
+function serverEnv(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = { ...process.env }
+  for (const name of CONFIG_VARS) delete env[name]
+  Object.assign(
+    env,
+    {
+      WECHAT_APPID: APPID,
+      WECHAT_SECRET: SECRET,
+      WECHAT_API_BASE: `http://127.0.0.1:${wechat.port}`,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_PATH: dbPath,
+    },
+    overrides,
+  )
+  const clean: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) clean[name] = value
+  return clean
+}
+
+/** `--silent` keeps `bun run`'s own "$ bun src/index.ts" / "error: script … exited" lines out of stderr. */
+function spawnScript(script: string, env: Record<string, string>, args: string[] = []): Child {
+  const proc = Bun.spawn(['bun', 'run', '--silent', script, ...args], {
+    cwd: ROOT,
+    env,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    detached: true,
+  })
+  const child = { proc, stdout: capture(proc.stdout), stderr: capture(proc.stderr) }
+  children.add(child)
+  return child
+}
+
+function signalGroup(child: Child, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.proc.pid, signal)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}
+
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: Timer | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Exit code of the child once it and everything writing to its pipes are gone. */
+async function exitOf(child: Child): Promise<number> {
+  const code = await within(EXIT_TIMEOUT_MS, 'the process to exit', child.proc.exited)
+  await within(EXIT_TIMEOUT_MS, 'the output pipes to close', Promise.all([child.stdout.closed, child.stderr.closed]))
+  return code
+}
+
+interface Server {
+  child: Child
+  proc: Proc
+  baseUrl: string
+  /** Sends `signal` to `bun run` (which forwards it) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>
+}
+
+async function startServer(env: Record<string, string>, script = 'start'): Promise<Server> {
+  const child = spawnScript(script, env)
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS
+  for (;;) {
+    const url = LISTENING.exec(child.stdout.text())?.[1]
+    if (url) {
+      return {
+        child,
+        proc: child.proc,
+        baseUrl: url,
+        stop: async (signal = 'SIGTERM') => {
+          child.proc.kill(signal)
+          return exitOf(child)
+        },
+      }
+    }
+    if (child.proc.exitCode !== null || Date.now() > deadline) {
+      signalGroup(child, 'SIGKILL')
+      throw new Error(`server did not start (exit ${child.proc.exitCode}); stderr:\n${child.stderr.text()}`)
+    }
+    await Bun.sleep(20)
+  }
+}
+
+async function waitForText(captured: Captured, needle: string): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS
+  while (!captured.text().includes(needle)) {
+    if (Date.now() > deadline) throw new Error(`"${needle}" never appeared in:\n${captured.text()}`)
+    await Bun.sleep(20)
+  }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+interface PublicUser {
+  id: number
+  openid: string
+}
+interface LoginBody {
+  skey: string
+  expiresAt: string
+  user: PublicUser
+}
+interface MeBody {
+  user: PublicUser
+  expiresAt: string
+}
+interface NoteBody {
+  id: number
+  text: string
+  createdAt: string
+}
+
+async function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  { skey, body }: { skey?: string; body?: unknown } = {},
+): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = {}
+  if (skey !== undefined) headers.skey = skey
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  return { status: response.status, body: text === '' ? null : (JSON.parse(text) as unknown) }
+}
+
+async function login(baseUrl: string, code: string): Promise<LoginBody> {
+  const { status, body } = await call(baseUrl, 'POST', '/auth/login', { body: { code } })
+  // No expect.any() inside toMatchObject: bun:test overwrites matched fields with the matcher (oven-sh/bun#3521).
+  expect(status).toBe(200)
+  expect(typeof (body as LoginBody).skey).toBe('string')
+  return body as LoginBody
+}
+
+function fileBytes(path: string): Buffer {
+  return existsSync(path) ? readFileSync(path) : Buffer.alloc(0)
+}
+
+function openDb(path: string): Database {
+  return new Database(path, { strict: true })
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+beforeAll(() => {
+  wechat = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: simulator.fetch })
+})
+
+afterAll(async () => {
+  await wechat.stop(true)
+})
+
+beforeEach(() => {
+  tempDir = mkdtempSync(join(tmpdir(), 'wxauth-process-'))
+  dbPath = join(tempDir, 'sub', 'dir', 'wxauth.db')
+})
+
+afterEach(async () => {
+  for (const child of children) {
+    signalGroup(child, 'SIGKILL')
+    await within(EXIT_TIMEOUT_MS, 'a leftover child to die', child.proc.exited).catch(() => undefined)
+  }
+  children.clear()
+  rmSync(tempDir, { recursive: true, force: true })
+})
+
+// ---------------------------------------------------------------- tests
+
+describe('bun run start', () => {
+  test(
+    'serves login, /auth/me, notes and /healthz, creating the database folder',
+    async () => {
+      expect(existsSync(dirname(dbPath))).toBe(false)
+      const server = await startServer(serverEnv())
+      expect(existsSync(dbPath)).toBe(true)
+      expect(server.child.stderr.text()).not.toContain('NOT FOR PRODUCTION')
+
+      const { skey, user } = await login(server.baseUrl, simulator.issueCode('alice'))
+      expect(skey).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(user.openid).toBe(simulator.openidFor('alice'))
+
+      const me = await call(server.baseUrl, 'GET', '/auth/me', { skey })
+      expect(me.status).toBe(200)
+      expect((me.body as MeBody).user).toMatchObject({ id: user.id, openid: user.openid })
+      expect((await call(server.baseUrl, 'GET', '/auth/me')).status).toBe(401)
+
+      const created = await call(server.baseUrl, 'POST', '/notes', { skey, body: { text: 'buy milk' } })
+      expect(created.status).toBe(201)
+      expect(created.body).toMatchObject({ text: 'buy milk' })
+      expect(Number.isInteger((created.body as NoteBody).id)).toBe(true)
+      const listed = await call(server.baseUrl, 'GET', '/notes', { skey })
+      expect(listed.status).toBe(200)
+      expect((listed.body as NoteBody[]).map((note) => note.text)).toEqual(['buy milk'])
+
+      expect(await call(server.baseUrl, 'GET', '/healthz')).toEqual({ status: 200, body: { status: 'ok' } })
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'after kill -9, a restart on the same database keeps sessions and notes',
+    async () => {
+      const first = await startServer(serverEnv())
+      const { skey, user } = await login(first.baseUrl, simulator.issueCode('alice'))
+      expect((await call(first.baseUrl, 'POST', '/notes', { skey, body: { text: 'survives a crash' } })).status).toBe(
+        201,
+      )
+
+      signalGroup(first.child, 'SIGKILL')
+      expect(await exitOf(first.child)).not.toBe(0)
+      expect(first.child.stdout.text()).not.toContain('received')
+      await expect(fetch(`${first.baseUrl}/healthz`)).rejects.toThrow()
+
+      const second = await startServer(serverEnv())
+      const me = await call(second.baseUrl, 'GET', '/auth/me', { skey })
+      expect(me.status).toBe(200)
+      expect((me.body as MeBody).user.id).toBe(user.id)
+      const notes = await call(second.baseUrl, 'GET', '/notes', { skey })
+      expect((notes.body as NoteBody[]).map((note) => note.text)).toEqual(['survives a crash'])
+
+      expect(await second.stop('SIGTERM')).toBe(0)
+      const db = openDb(dbPath)
+      try {
+        expect(db.query<{ integrity_check: string }, []>('PRAGMA integrity_check').all()).toEqual([
+          { integrity_check: 'ok' },
+        ])
+      } finally {
+        db.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(
+      `${signal} exits 0 and leaves a closed, intact database`,
+      async () => {
+        const server = await startServer(serverEnv())
+        const { skey } = await login(server.baseUrl, simulator.issueCode('alice'))
+        expect((await call(server.baseUrl, 'POST', '/notes', { skey, body: { text: 'kept' } })).status).toBe(201)
+        expect(existsSync(`${dbPath}-wal`)).toBe(true)
+
+        expect(await server.stop(signal)).toBe(0)
+        expect(server.child.stdout.text()).toContain(`wxauth: ${signal} received`)
+        expect(server.child.stderr.text()).toBe('')
+        await expect(fetch(`${server.baseUrl}/healthz`)).rejects.toThrow()
+        // A clean exit closes the last connection, which checkpoints the WAL into the main file and removes it.
+        expect(existsSync(`${dbPath}-wal`)).toBe(false)
+
+        const db = openDb(dbPath)
+        try {
+          expect(db.query<{ integrity_check: string }, []>('PRAGMA integrity_check').all()).toEqual([
+            { integrity_check: 'ok' },
+          ])
+          expect(db.query<{ text: string }, []>('SELECT text FROM notes').all()).toEqual([{ text: 'kept' }])
+        } finally {
+          db.close()
+        }
+      },
+      TEST_TIMEOUT_MS,
+    )
+  }
+
+  test(
+    'SIGTERM lets an in-flight login finish before exiting',
+    async () => {
+      let arrived: () => void = () => undefined
+      const loginReachedWechat = new Promise<void>((resolve) => {
+        arrived = resolve
+      })
+      const slowWechat = Bun.serve({
+        port: 0,
+        hostname: '127.0.0.1',
+        async fetch(request) {
+          arrived()
+          await Bun.sleep(700)
+          return simulator.fetch(request)
+        },
+      })
+      try {
+        const server = await startServer(serverEnv({ WECHAT_API_BASE: `http://127.0.0.1:${slowWechat.port}` }))
+        const pending = call(server.baseUrl, 'POST', '/auth/login', { body: { code: simulator.issueCode('alice') } })
+        await within(5_000, 'the login to reach WeChat', loginReachedWechat)
+
+        expect(await server.stop('SIGTERM')).toBe(0)
+        const answered = await pending
+        expect(answered.status).toBe(200)
+        const db = openDb(dbPath)
+        try {
+          expect(db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 1 })
+        } finally {
+          db.close()
+        }
+      } finally {
+        await slowWechat.stop(true)
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
+
+describe('configuration errors stop start-up with one line on stderr', () => {
+  async function failingStart(overrides: Record<string, string | undefined>, args: string[] = []) {
+    const child = spawnScript('start', serverEnv(overrides), args)
+    const code = await exitOf(child)
+    const lines = child.stderr
+      .text()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+    expect(child.stdout.text()).not.toMatch(LISTENING)
+    expect(existsSync(dbPath)).toBe(false)
+    return { code, lines, stderr: child.stderr.text() }
+  }
+
+  test(
+    'missing WECHAT_APPID and WECHAT_SECRET are both named',
+    async () => {
+      const { code, lines, stderr } = await failingStart({ WECHAT_APPID: undefined, WECHAT_SECRET: undefined })
+      expect(code).not.toBe(0)
+      expect(lines).toHaveLength(1)
+      expect(stderr.trimEnd()).toBe(lines[0] ?? '')
+      expect(lines[0]).toContain('WECHAT_APPID')
+      expect(lines[0]).toContain('WECHAT_SECRET')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'missing WECHAT_SECRET alone is the only one named',
+    async () => {
+      const { code, lines } = await failingStart({ WECHAT_SECRET: undefined })
+      expect(code).not.toBe(0)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain('WECHAT_SECRET')
+      expect(lines[0]).not.toContain('WECHAT_APPID')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'SESSION_TTL="two hours" is named',
+    async () => {
+      const { code, lines } = await failingStart({ SESSION_TTL: 'two hours' })
+      expect(code).not.toBe(0)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain('SESSION_TTL')
+      expect(lines[0]).toContain('two hours')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'PORT=abc is named',
+    async () => {
+      const { code, lines } = await failingStart({ PORT: 'abc' })
+      expect(code).not.toBe(0)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/\bPORT\b/)
+      expect(lines[0]).not.toContain('SESSION_TTL')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'a DATABASE_PATH that cannot be created is named, without a stack trace',
+    async () => {
+      const blocker = join(tempDir, 'a-file')
+      await Bun.write(blocker, 'not a folder')
+      const { code, lines } = await failingStart({ DATABASE_PATH: join(blocker, 'wxauth.db') })
+      expect(code).toBe(1)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain('DATABASE_PATH')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'a port already in use is named, and not silently shared',
+    async () => {
+      const squatter = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('squatter') })
+      try {
+        const child = spawnScript('start', serverEnv({ PORT: String(squatter.port) }))
+        expect(await exitOf(child)).toBe(1)
+        const lines = child.stderr
+          .text()
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+        expect(lines).toHaveLength(1)
+        expect(lines[0]).toContain(String(squatter.port))
+        expect(child.stdout.text()).not.toMatch(LISTENING)
+      } finally {
+        await squatter.stop(true)
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'an unknown command is refused',
+    async () => {
+      const { code, lines } = await failingStart({}, ['serve'])
+      expect(code).not.toBe(0)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain('serve')
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
+
+describe('bun run dev', () => {
+  test(
+    'warns NOT FOR PRODUCTION and logs anyone in without WeChat credentials',
+    async () => {
+      const server = await startServer(
+        serverEnv({ WECHAT_APPID: undefined, WECHAT_SECRET: undefined, WECHAT_API_BASE: undefined }),
+        'dev',
+      )
+      await waitForText(server.child.stderr, 'NOT FOR PRODUCTION')
+      expect(server.child.stdout.text()).not.toContain('NOT FOR PRODUCTION')
+
+      const first = await login(server.baseUrl, 'bob#1')
+      const again = await login(server.baseUrl, 'bob#2')
+      expect(again.user.id).toBe(first.user.id)
+      expect(again.skey).not.toBe(first.skey)
+      const me = await call(server.baseUrl, 'GET', '/auth/me', { skey: first.skey })
+      expect(me.status).toBe(200)
+      expect(await server.stop('SIGTERM')).toBe(0)
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
+
+describe('skeys at rest', () => {
+  test(
+    'neither the database nor its WAL ever holds an skey, only its hash',
+    async () => {
+      const server = await startServer(serverEnv())
+      const logins = [
+        await login(server.baseUrl, simulator.issueCode('alice')),
+        await login(server.baseUrl, simulator.issueCode('alice')),
+        await login(server.baseUrl, simulator.issueCode('carol')),
+      ]
+      const skeys = logins.map((result) => result.skey)
+      expect(new Set(skeys).size).toBe(3)
+
+      const live = Buffer.concat([fileBytes(dbPath), fileBytes(`${dbPath}-wal`)])
+      expect(existsSync(`${dbPath}-wal`)).toBe(true)
+      // The search sees plain text: the openids are there, so a stored skey would be too.
+      expect(live.includes(simulator.openidFor('carol'))).toBe(true)
+      for (const skey of skeys) expect(live.includes(skey)).toBe(false)
+      const logs = server.child.stdout.text() + server.child.stderr.text()
+      for (const skey of skeys) expect(logs).not.toContain(skey)
+
+      expect(await server.stop('SIGTERM')).toBe(0)
+      const atRest = fileBytes(dbPath)
+      expect(atRest.includes(simulator.openidFor('carol'))).toBe(true)
+      for (const skey of skeys) expect(atRest.includes(skey)).toBe(false)
+
+      const db = openDb(dbPath)
+      try {
+        const stored = db
+          .query<{ token_hash: Uint8Array }, []>('SELECT token_hash FROM sessions')
+          .all()
+          .map((row) => Buffer.from(row.token_hash).toString('hex'))
+          .sort()
+        const expected = skeys.map((skey) => Buffer.from(hashSessionToken(skey)).toString('hex')).sort()
+        expect(stored).toEqual(expected)
+      } finally {
+        db.close()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
