@@ -5,7 +5,7 @@ import { type Clock, systemClock } from '../../libs/clock'
 import { errors } from '../../libs/errors'
 import { createGuard, type Guard } from '../sessions'
 import { createSessionStore, type SessionStore } from '../sessions/service'
-import { createUserStore, toPublicUser } from '../users/service'
+import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import { AuthModel, DEFAULT_SESSION_TTL_SECONDS } from './model'
 import { createLoginService } from './service'
@@ -39,7 +39,7 @@ export function wxauth({
   }
   const sessions = shared.sessions ?? createSessionStore(db)
   const guard = shared.guard ?? createGuard({ sessions, clock })
-  const logins = createLoginService({ db, users: createUserStore(db), sessions, wechat, clock, sessionTtlSeconds })
+  const logins = createLoginService({ db, users: sessions.users, sessions, wechat, clock, sessionTtlSeconds })
 
   return new Elysia()
     .use(errors)

@@ -35,3 +35,21 @@ export function openDatabase(path: string): Database {
   migrate(db)
   return db
 }
+
+/**
+ * Reports whether another connection (another process, the sweep worker) committed since the
+ * last call. PRAGMA data_version costs ~5 µs, so it is polled at most every `everyMs`.
+ */
+export function watchForeignWrites(db: Database, everyMs: number): (nowMs: number) => boolean {
+  const dataVersion = db.query<{ data_version: number }, []>('PRAGMA data_version')
+  let seen = dataVersion.get()?.data_version ?? 0
+  let nextCheckAt = 0
+  return function changedSinceLastCheck(nowMs) {
+    if (nowMs < nextCheckAt) return false
+    nextCheckAt = nowMs + everyMs
+    const current = dataVersion.get()?.data_version ?? 0
+    if (current === seen) return false
+    seen = current
+    return true
+  }
+}

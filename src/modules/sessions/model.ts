@@ -16,3 +16,7 @@ export const SESSION_TOKEN_BYTES = 32
 /** base64url of 32 bytes, no padding. */
 export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 export const SWEEP_BATCH_ROWS = 1000
+/** Hot sessions kept in memory (~150 bytes each). */
+export const SESSION_CACHE_ENTRIES = 100_000
+/** How stale the cache may be after another process revokes a session. */
+export const FOREIGN_WRITE_POLL_MS = 100

@@ -1,7 +1,17 @@
 import type { Database } from 'bun:sqlite'
+import { BoundedMap } from '../../libs/bounded-map'
 import type { Clock } from '../../libs/clock'
-import { rowToUser } from '../users/service'
-import { SESSION_TOKEN_BYTES, SESSION_TOKEN_PATTERN, type SessionWithUser, SWEEP_BATCH_ROWS } from './model'
+import { watchForeignWrites } from '../db/service'
+import { createUserStore, type UserStore } from '../users/service'
+import {
+  FOREIGN_WRITE_POLL_MS,
+  SESSION_CACHE_ENTRIES,
+  SESSION_TOKEN_BYTES,
+  SESSION_TOKEN_PATTERN,
+  type Session,
+  type SessionWithUser,
+  SWEEP_BATCH_ROWS,
+} from './model'
 
 /** 32 bytes from the CSPRNG, base64url: the skey handed to the client. */
 export function generateSessionToken(): string {
@@ -11,20 +21,16 @@ export function generateSessionToken(): string {
 
 /** SHA-256 of the token: the only form of it the database ever sees. */
 export function hashSessionToken(token: string): Uint8Array {
-  return new Bun.CryptoHasher('sha256').update(token).digest() as Uint8Array
+  return Bun.SHA256.hash(token) as Uint8Array
 }
 
 export function isWellFormedToken(token: string): boolean {
   return SESSION_TOKEN_PATTERN.test(token)
 }
 
-interface SessionUserRow {
-  token_hash: Uint8Array
+interface SessionRow {
   user_id: number
   expires_at: number
-  openid: string
-  unionid: string | null
-  created_at: number
 }
 
 export interface NewSession {
@@ -35,6 +41,7 @@ export interface NewSession {
 }
 
 export interface SessionStore {
+  readonly users: UserStore
   /** Stores a new session and returns its token; call inside the login transaction. */
   create(input: NewSession): { token: string; expiresAt: number }
   /** The live session and its user, or null when unknown, malformed or expired. */
@@ -45,15 +52,26 @@ export interface SessionStore {
   sessionKeyOf(tokenHash: Uint8Array): string | null
 }
 
-export function createSessionStore(db: Database): SessionStore {
+export interface SessionStoreOptions {
+  users?: UserStore
+  cacheEntries?: number
+}
+
+const cacheKey = (tokenHash: Uint8Array) => Buffer.from(tokenHash).toString('base64')
+
+/**
+ * Sessions in SQLite, with the hot ones in memory: a cached skey costs one hash and two Map
+ * lookups. The cache follows every write made through this store at once, and writes by other
+ * connections within FOREIGN_WRITE_POLL_MS.
+ */
+export function createSessionStore(db: Database, options: SessionStoreOptions = {}): SessionStore {
+  const users = options.users ?? createUserStore(db)
+  const cache = new BoundedMap<string, Session>(options.cacheEntries ?? SESSION_CACHE_ENTRIES)
+  const foreignWrites = watchForeignWrites(db, FOREIGN_WRITE_POLL_MS)
   const insert = db.query<null, [Uint8Array, number, string, number, number]>(
     'INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
   )
-  const select = db.query<SessionUserRow, [Uint8Array, number]>(
-    `SELECT s.token_hash, s.user_id, s.expires_at, u.openid, u.unionid, u.created_at
-     FROM sessions s JOIN users u ON u.id = s.user_id
-     WHERE s.token_hash = ? AND s.expires_at > ?`,
-  )
+  const select = db.query<SessionRow, [Uint8Array]>('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?')
   const remove = db.query<null, [Uint8Array]>('DELETE FROM sessions WHERE token_hash = ?')
   const removeExpired = db.query<null, [number, number]>(
     `DELETE FROM sessions WHERE token_hash IN
@@ -62,7 +80,17 @@ export function createSessionStore(db: Database): SessionStore {
   const sessionKey = db.query<{ session_key: string }, [Uint8Array]>(
     'SELECT session_key FROM sessions WHERE token_hash = ?',
   )
+
+  function load(tokenHash: Uint8Array, key: string): Session | null {
+    const row = select.get(tokenHash)
+    if (!row) return null
+    const session = { tokenHash, userId: row.user_id, expiresAt: row.expires_at }
+    cache.set(key, session)
+    return session
+  }
+
   return {
+    users,
     create({ userId, sessionKey, nowMs, ttlSeconds }) {
       const token = generateSessionToken()
       const expiresAt = nowMs + ttlSeconds * 1000
@@ -71,15 +99,24 @@ export function createSessionStore(db: Database): SessionStore {
     },
     validate(token, nowMs) {
       if (!isWellFormedToken(token)) return null
-      const row = select.get(hashSessionToken(token), nowMs)
-      if (!row) return null
-      return {
-        session: { tokenHash: row.token_hash, userId: row.user_id, expiresAt: row.expires_at },
-        user: rowToUser({ id: row.user_id, openid: row.openid, unionid: row.unionid, created_at: row.created_at }),
+      if (foreignWrites(nowMs)) {
+        cache.clear()
+        users.forgetCached()
       }
+      const tokenHash = hashSessionToken(token)
+      const key = cacheKey(tokenHash)
+      const session = cache.get(key) ?? load(tokenHash, key)
+      if (!session) return null
+      if (session.expiresAt <= nowMs) {
+        cache.delete(key)
+        return null
+      }
+      const user = users.byId(session.userId)
+      return user ? { session, user } : null
     },
     delete(tokenHash) {
       remove.run(tokenHash)
+      cache.delete(cacheKey(tokenHash))
     },
     deleteExpired(nowMs, limit) {
       return removeExpired.run(nowMs, limit).changes

@@ -1,4 +1,5 @@
 import type { Database } from 'bun:sqlite'
+import { BoundedMap } from '../../libs/bounded-map'
 import type { PublicUser, User } from './model'
 
 interface UserRow {
@@ -19,10 +20,17 @@ export function toPublicUser(user: User): PublicUser {
 export interface UserStore {
   /** Creates the user or records the login, in one statement; a later unionid fills in a missing one. */
   upsert(openid: string, unionid: string | null, nowMs: number): User
+  /** The user by id, from memory when it can be. */
+  byId(id: number): User | null
+  /** Drops the in-memory copies, e.g. after another process wrote to the database. */
+  forgetCached(): void
   count(): number
 }
 
-export function createUserStore(db: Database): UserStore {
+/** Users behind the hot sessions, so a cached session costs no query at all. */
+export const USER_CACHE_ENTRIES = 50_000
+
+export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES): UserStore {
   const upsert = db.query<UserRow, [string, string | null, number, number]>(
     `INSERT INTO users (openid, unionid, created_at, last_login_at) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT(openid) DO UPDATE SET
@@ -30,11 +38,25 @@ export function createUserStore(db: Database): UserStore {
        last_login_at = excluded.last_login_at
      RETURNING id, openid, unionid, created_at`,
   )
+  const byId = db.query<UserRow, [number]>('SELECT id, openid, unionid, created_at FROM users WHERE id = ?')
   const count = db.query<{ n: number }, []>('SELECT count(*) AS n FROM users')
+  const cache = new BoundedMap<number, User>(cacheEntries)
   return {
     upsert(openid, unionid, nowMs) {
-      return rowToUser(upsert.get(openid, unionid, nowMs, nowMs) as UserRow)
+      const user = rowToUser(upsert.get(openid, unionid, nowMs, nowMs) as UserRow)
+      cache.set(user.id, user)
+      return user
     },
+    byId(id) {
+      const cached = cache.get(id)
+      if (cached) return cached
+      const row = byId.get(id)
+      if (!row) return null
+      const user = rowToUser(row)
+      cache.set(id, user)
+      return user
+    },
+    forgetCached: () => cache.clear(),
     count: () => count.get()?.n ?? 0,
   }
 }

@@ -47,8 +47,11 @@ export function createWechatSimulator({ appid, secret, now = Date.now }: WechatS
     const at = now()
     const usedAt = usedCodes.get(code)
     if (usedAt !== undefined && at - usedAt < CODE_LIFETIME_MS) return false
-    if (usedCodes.size >= MAX_REMEMBERED_CODES) {
-      for (const [old, when] of usedCodes) if (at - when >= CODE_LIFETIME_MS) usedCodes.delete(old)
+    usedCodes.delete(code)
+    // Insertion order is age order: forget the oldest codes first, at O(1) per login.
+    for (const [old, when] of usedCodes) {
+      if (at - when < CODE_LIFETIME_MS && usedCodes.size < MAX_REMEMBERED_CODES) break
+      usedCodes.delete(old)
     }
     usedCodes.set(code, at)
     return true

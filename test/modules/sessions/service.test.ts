@@ -1,4 +1,9 @@
+import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FOREIGN_WRITE_POLL_MS } from '../../../src/modules/sessions/model'
 import {
   createSessionStore,
   createUserStore,
@@ -12,7 +17,7 @@ import { manualClock } from '../../helpers'
 function setup() {
   const db = openDatabase(':memory:')
   const users = createUserStore(db)
-  const sessions = createSessionStore(db)
+  const sessions = createSessionStore(db, { users })
   const clock = manualClock()
   const user = users.upsert('openid-1', null, clock())
   return { db, users, sessions, clock, user }
@@ -139,5 +144,64 @@ describe('sweeper', () => {
     const sweeper = startSweeper({ sessions, intervalMs: 60_000, clock })
     expect(sweeper.sweepNow()).toBe(sweeper.sweepNow())
     await sweeper.stop()
+  })
+})
+
+describe('session cache', () => {
+  test('logout through the store evicts the cached session at once', () => {
+    const { sessions, clock, user } = setup()
+    const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    expect(sessions.validate(token, clock())).not.toBeNull()
+    expect(sessions.validate(token, clock())).not.toBeNull()
+    sessions.delete(hashSessionToken(token))
+    expect(sessions.validate(token, clock())).toBeNull()
+  })
+
+  test('a cached session still expires on time', () => {
+    const { sessions, clock, user } = setup()
+    const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    expect(sessions.validate(token, clock())).not.toBeNull()
+    clock.advance(60_000)
+    expect(sessions.validate(token, clock())).toBeNull()
+  })
+
+  test('sees a revocation by another process within the poll interval', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-cache-'))
+    try {
+      const path = join(dir, 'wxauth.db')
+      const db = openDatabase(path)
+      const sessions = createSessionStore(db)
+      const clock = manualClock()
+      const user = sessions.users.upsert('openid-1', null, clock())
+      const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
+      expect(sessions.validate(token, clock())).not.toBeNull()
+      const other = new Database(path)
+      other.run('DELETE FROM sessions')
+      other.close()
+      clock.advance(FOREIGN_WRITE_POLL_MS)
+      expect(sessions.validate(token, clock())).toBeNull()
+      db.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a user seen again at login is fresh in cached sessions', () => {
+    const { sessions, clock, user } = setup()
+    const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
+    expect(sessions.validate(token, clock())?.user.unionid).toBeNull()
+    sessions.users.upsert(user.openid, 'union-1', clock())
+    expect(sessions.validate(token, clock())?.user.unionid).toBe('union-1')
+  })
+
+  test('still answers from the database once the cache has overflowed', () => {
+    const db = openDatabase(':memory:')
+    const sessions = createSessionStore(db, { cacheEntries: 2 })
+    const clock = manualClock()
+    const user = sessions.users.upsert('o', null, clock())
+    const tokens = [1, 2, 3, 4].map(
+      () => sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 }).token,
+    )
+    for (const token of [...tokens, ...tokens]) expect(sessions.validate(token, clock())?.user.id).toBe(user.id)
   })
 })
