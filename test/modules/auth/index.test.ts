@@ -146,7 +146,11 @@ describe('the skey guard (GET /auth/me)', () => {
   test('accepts the skey header and Authorization: Bearer', async () => {
     const ctx = testApp()
     const { skey, user, expiresAt } = await login(ctx)
-    for (const headers of [{ skey }, { authorization: `Bearer ${skey}` }] as Record<string, string>[]) {
+    for (const headers of [
+      { skey },
+      { authorization: `Bearer ${skey}` },
+      { authorization: `bearer ${skey}` },
+    ] as Record<string, string>[]) {
       const response = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, headers))
       expect(response.status).toBe(200)
       expect(await response.json()).toEqual({ user, expiresAt })
