@@ -68,6 +68,11 @@ function main(): void {
     sessions: createSessionStore(db),
     intervalMs: config.sweepIntervalSeconds * 1000,
     clock: systemClock,
+    worker: config.databasePath === ':memory:' ? undefined : { db, path: config.databasePath },
+    onSwept: (deleted, elapsedMs) => {
+      if (deleted > 0) console.log(`wxauth: swept ${deleted} expired sessions in ${Math.round(elapsedMs)} ms`)
+    },
+    onError: (error) => console.error('wxauth: sweep failed:', error instanceof Error ? error.message : error),
   })
   console.log(`wxauth listening on http://${app.server?.hostname}:${app.server?.port}`)
 

@@ -27,13 +27,29 @@ export function migrate(db: Database): number {
 /** Opens (creating if needed) the SQLite database with wxauth's pragmas and schema. */
 export function openDatabase(path: string): Database {
   if (!isInMemory(path)) mkdirSync(dirname(path), { recursive: true })
-  const db = new Database(path, { strict: true, create: true })
+  const db = connectDatabase(path, { create: true })
   db.run('PRAGMA journal_mode = WAL')
-  db.run('PRAGMA synchronous = NORMAL')
-  db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
-  db.run('PRAGMA foreign_keys = ON')
   migrate(db)
   return db
+}
+
+/** A further connection to an existing database (e.g. the sweep worker's), same pragmas, no migration. */
+export function connectDatabase(path: string, { create = false } = {}): Database {
+  const db = new Database(path, { strict: true, create, readwrite: true })
+  db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+  db.run('PRAGMA synchronous = NORMAL')
+  db.run('PRAGMA foreign_keys = ON')
+  return db
+}
+
+/** Copies committed WAL pages into the database file without waiting on readers or writers. */
+export function checkpointWal(db: Database): void {
+  db.run('PRAGMA wal_checkpoint(PASSIVE)')
+}
+
+/** Pages of WAL after which a commit on this connection checkpoints; 0 turns that off. */
+export function setAutoCheckpoint(db: Database, pages: number): void {
+  db.run(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.trunc(pages))}`)
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type SessionWithUser,
   SWEEP_BATCH_ROWS,
 } from './model'
+import { startSweepWorker } from './sweep-worker-client'
 
 /** 32 bytes from the CSPRNG, base64url: the skey handed to the client. */
 export function generateSessionToken(): string {
@@ -126,7 +127,7 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
 }
 
 export interface Sweeper {
-  /** Deletes every expired session in batches, yielding to the event loop between them. */
+  /** Deletes every expired session in batches; concurrent calls share one run. */
   sweepNow(): Promise<number>
   /** Stops the timer and waits for a running sweep to finish its current batch. */
   stop(): Promise<void>
@@ -137,31 +138,51 @@ export interface SweeperOptions {
   intervalMs: number
   clock: Clock
   batchRows?: number
+  /**
+   * Sweep this database file from a worker thread with its own connection: the event loop then
+   * never waits on deletes or WAL checkpoints. `db` is the server's connection; its automatic
+   * checkpoints move to the worker. Leave unset for `:memory:` databases.
+   */
+  worker?: { db: Database; path: string }
+  onSwept?: (deleted: number, elapsedMs: number) => void
   onError?: (error: unknown) => void
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** Deletes expired sessions on this thread, one batch per event-loop turn. */
+async function sweepInBatches(sessions: SessionStore, cutoff: number, batchRows: number, stopped: () => boolean) {
+  let total = 0
+  while (!stopped()) {
+    const deleted = sessions.deleteExpired(cutoff, batchRows)
+    total += deleted
+    if (deleted < batchRows) break
+    await yieldToEventLoop()
+  }
+  return total
+}
 
 export function startSweeper({
   sessions,
   intervalMs,
   clock,
   batchRows = SWEEP_BATCH_ROWS,
-  onError,
+  worker,
+  onSwept,
+  onError = console.error,
 }: SweeperOptions): Sweeper {
   let stopped = false
   let running: Promise<number> | null = null
+  const sweepWorker = worker ? startSweepWorker(worker.db, worker.path) : null
 
   async function sweepAll(): Promise<number> {
+    const started = performance.now()
     const cutoff = clock()
-    let total = 0
-    while (!stopped) {
-      const deleted = sessions.deleteExpired(cutoff, batchRows)
-      total += deleted
-      if (deleted < batchRows) break
-      await yieldToEventLoop()
-    }
-    return total
+    const deleted = sweepWorker
+      ? await sweepWorker.sweep(cutoff, batchRows)
+      : await sweepInBatches(sessions, cutoff, batchRows, () => stopped)
+    onSwept?.(deleted, performance.now() - started)
+    return deleted
   }
 
   function sweepNow(): Promise<number> {
@@ -172,7 +193,7 @@ export function startSweeper({
   }
 
   const timer = setInterval(function sweepExpiredSessions() {
-    sweepNow().catch((error) => (onError ?? console.error)(error))
+    sweepNow().catch(onError)
   }, intervalMs)
   timer.unref()
 
@@ -181,7 +202,9 @@ export function startSweeper({
     async stop() {
       stopped = true
       clearInterval(timer)
+      sweepWorker?.requestStop()
       await running?.catch(() => undefined)
+      await sweepWorker?.close()
     },
   }
 }

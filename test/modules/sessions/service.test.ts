@@ -205,3 +205,45 @@ describe('session cache', () => {
     for (const token of [...tokens, ...tokens]) expect(sessions.validate(token, clock())?.user.id).toBe(user.id)
   })
 })
+
+describe('sweeper in a worker thread', () => {
+  test('deletes every expired row through its own connection and closes cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-sweep-'))
+    try {
+      const path = join(dir, 'wxauth.db')
+      const db = openDatabase(path)
+      const sessions = createSessionStore(db)
+      const clock = manualClock(Date.now())
+      const user = sessions.users.upsert('o', null, clock())
+      db.transaction(() => {
+        for (let i = 0; i < 2500; i++)
+          sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+      })()
+      const live = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
+      clock.advance(1000)
+      const swept: number[] = []
+      const sweeper = startSweeper({
+        sessions,
+        intervalMs: 60_000,
+        clock,
+        batchRows: 1000,
+        worker: { db, path },
+        onSwept: (deleted) => swept.push(deleted),
+      })
+      expect(await sweeper.sweepNow()).toBe(2500)
+      expect(swept).toEqual([2500])
+      expect(countSessions(db)).toBe(1)
+      expect(sessions.validate(live.token, clock())).not.toBeNull()
+      expect(db.query<{ wal_autocheckpoint: number }, []>('PRAGMA wal_autocheckpoint').get()?.wal_autocheckpoint).toBe(
+        0,
+      )
+      await sweeper.stop()
+      expect(db.query<{ wal_autocheckpoint: number }, []>('PRAGMA wal_autocheckpoint').get()?.wal_autocheckpoint).toBe(
+        1000,
+      )
+      db.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

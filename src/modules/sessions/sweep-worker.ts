@@ -1,0 +1,63 @@
+/// <reference lib="webworker" />
+// The sweep worker: its own connection deletes expired sessions and checkpoints the WAL,
+// so neither ever runs on the server's event loop.
+import type { Database } from 'bun:sqlite'
+import { checkpointWal, connectDatabase } from '../db/service'
+import { createSessionStore, type SessionStore } from './service'
+import {
+  CHECKPOINT_EVERY_BATCHES,
+  CHECKPOINT_INTERVAL_MS,
+  type FromSweepWorker,
+  type ToSweepWorker,
+} from './sweep-protocol'
+
+declare const self: DedicatedWorkerGlobalScope
+
+let db: Database | null = null
+let sessions: SessionStore | null = null
+let stopping = false
+let checkpointTimer: ReturnType<typeof setInterval> | undefined
+
+const reply = (message: FromSweepWorker) => self.postMessage(message)
+
+async function sweep(store: SessionStore, connection: Database, cutoff: number, batchRows: number): Promise<number> {
+  let total = 0
+  for (let batch = 1; !stopping; batch++) {
+    const deleted = store.deleteExpired(cutoff, batchRows)
+    total += deleted
+    if (deleted < batchRows) break
+    if (batch % CHECKPOINT_EVERY_BATCHES === 0) checkpointWal(connection)
+    // Let the server's writers take the write lock between batches.
+    await Bun.sleep(0)
+  }
+  checkpointWal(connection)
+  return total
+}
+
+self.onmessage = async (event: MessageEvent<ToSweepWorker>) => {
+  const message = event.data
+  switch (message.type) {
+    case 'open':
+      db = connectDatabase(message.path)
+      sessions = createSessionStore(db, { cacheEntries: 1 })
+      checkpointTimer = setInterval(() => db && checkpointWal(db), CHECKPOINT_INTERVAL_MS)
+      return
+    case 'sweep':
+      try {
+        if (!db || !sessions) throw new Error('sweep worker has no database')
+        reply({ type: 'swept', id: message.id, deleted: await sweep(sessions, db, message.cutoff, message.batchRows) })
+      } catch (error) {
+        reply({ type: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) })
+      }
+      return
+    case 'stop':
+      stopping = true
+      return
+    case 'close':
+      clearInterval(checkpointTimer)
+      if (db) checkpointWal(db)
+      db?.close()
+      db = null
+      reply({ type: 'closed' })
+  }
+}
