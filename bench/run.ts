@@ -292,8 +292,8 @@ medians with the min–max over the rounds, after a 1 s warm-up pass;
 ratios are the median of the per-round ratios. wrk, the server and the stand-ins share the same ${cpus().length} cores.
 
 Spread between runs on this shared 2-core machine is large (raw Bun.serve alone moved between 45k and
-68k req/s across runs of the same day), so read the per-round ratios next to the medians; an earlier run
-of the same code measured /auth/me ÷ raw at 0.74 and a 5.6 ms longest sweep block.
+68k req/s across runs of the same day), so read the per-round ratios next to the medians; an earlier run (same /auth/me and sweep code,
+before the login body-read change) measured /auth/me ÷ raw at 0.74 and a 5.6 ms longest sweep block.
 
 ## HTTP scenarios
 
