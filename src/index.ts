@@ -59,13 +59,14 @@ function main(): void {
   if (mode === 'dev') console.warn(DEV_BANNER)
 
   const db = orExit(() => openDatabase(config.databasePath), `cannot open DATABASE_PATH=${config.databasePath}`)
-  const app = createApp({ db, wechat: wechatFor(mode, config), config })
+  const sessions = createSessionStore(db)
+  const app = createApp({ db, wechat: wechatFor(mode, config), config, sessions })
   orExit(
     () => app.listen({ port: config.port, hostname: config.host, reusePort: false }),
     `cannot listen on ${config.host}:${config.port}`,
   )
   const sweeper = startSweeper({
-    sessions: createSessionStore(db),
+    sessions,
     intervalMs: config.sweepIntervalSeconds * 1000,
     clock: systemClock,
     worker: config.databasePath === ':memory:' ? undefined : { db, path: config.databasePath },

@@ -7,6 +7,7 @@ import {
   createNoteStore,
   createNotesRoutes,
   createSessionStore,
+  type SessionStore,
   type WechatClient,
   wxauth,
 } from './modules'
@@ -19,11 +20,18 @@ export interface AppDependencies {
   wechat: WechatClient
   clock?: Clock
   config?: { sessionTtlSeconds?: number }
+  /** Share the store with the sweeper; built from `db` when absent. */
+  sessions?: SessionStore
 }
 
 /** The whole HTTP app, bound to no port: the entry point listens, tests call `app.handle()`. */
-export function createApp({ db, wechat, clock = systemClock, config = {} }: AppDependencies) {
-  const sessions = createSessionStore(db)
+export function createApp({
+  db,
+  wechat,
+  clock = systemClock,
+  config = {},
+  sessions = createSessionStore(db),
+}: AppDependencies) {
   const guard = createGuard({ sessions, clock })
   return new Elysia()
     .use(wxauth({ db, wechat, clock, sessionTtlSeconds: config.sessionTtlSeconds, sessions, guard }))

@@ -6,7 +6,13 @@ export { createHealthRoutes } from './health'
 export { createNotesRoutes } from './notes'
 export { createNoteStore } from './notes/service'
 export { createGuard } from './sessions'
-export { createSessionStore, generateSessionToken, hashSessionToken, startSweeper } from './sessions/service'
+export {
+  createSessionStore,
+  generateSessionToken,
+  hashSessionToken,
+  type SessionStore,
+  startSweeper,
+} from './sessions/service'
 export { createUserStore } from './users/service'
 export type { WechatClient } from './wechat/model'
 export { createWechatClient } from './wechat/service'

@@ -39,7 +39,7 @@ export function wxauth({
   }
   const sessions = shared.sessions ?? createSessionStore(db)
   const guard = shared.guard ?? createGuard({ sessions, clock })
-  const logins = createLoginService({ db, users: sessions.users, sessions, wechat, clock, sessionTtlSeconds })
+  const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds })
 
   return new Elysia()
     .use(errors)

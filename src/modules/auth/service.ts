@@ -2,7 +2,6 @@ import type { Database } from 'bun:sqlite'
 import type { Clock } from '../../libs/clock'
 import type { SessionStore } from '../sessions/service'
 import type { User } from '../users/model'
-import type { UserStore } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import { LOGIN_CODE_LIFETIME_MS, MAX_REMEMBERED_LOGINS } from './model'
 
@@ -14,7 +13,6 @@ export interface LoginResult {
 
 export interface LoginServiceOptions {
   db: Database
-  users: UserStore
   sessions: SessionStore
   wechat: WechatClient
   clock: Clock
@@ -31,7 +29,8 @@ interface RememberedLogin {
  * concurrent calls share one jscode2session request, repeats get the same skey.
  * Answers live in memory only.
  */
-export function createLoginService({ db, users, sessions, wechat, clock, sessionTtlSeconds }: LoginServiceOptions) {
+export function createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds }: LoginServiceOptions) {
+  const { users } = sessions
   const remembered = new Map<string, RememberedLogin>()
 
   const saveLogin = db.transaction((openid: string, unionid: string | null, sessionKey: string, nowMs: number) => {

@@ -27,13 +27,8 @@ function readString(env: Env, name: string, fallback: string): string {
 
 function readApiBase(env: Env): string {
   const raw = readString(env, 'WECHAT_API_BASE', DEFAULTS.WECHAT_API_BASE)
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new ConfigError(`WECHAT_API_BASE must be an http(s) URL, got "${raw}"`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+  const protocol = URL.canParse(raw) ? new URL(raw).protocol : null
+  if (protocol !== 'http:' && protocol !== 'https:') {
     throw new ConfigError(`WECHAT_API_BASE must be an http(s) URL, got "${raw}"`)
   }
   return raw.replace(/\/+$/, '')

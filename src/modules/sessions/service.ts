@@ -150,14 +150,19 @@ export interface SweeperOptions {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-/** Deletes expired sessions on this thread, one batch per event-loop turn. */
-async function sweepInBatches(sessions: SessionStore, cutoff: number, batchRows: number, stopped: () => boolean) {
+/** Deletes sessions expired at `cutoff` batch by batch, awaiting `between(batchNumber)` after each full batch. */
+export async function sweepInBatches(
+  sessions: SessionStore,
+  cutoff: number,
+  batchRows: number,
+  { stopped, between }: { stopped: () => boolean; between: (batch: number) => Promise<void> },
+): Promise<number> {
   let total = 0
-  while (!stopped()) {
+  for (let batch = 1; !stopped(); batch++) {
     const deleted = sessions.deleteExpired(cutoff, batchRows)
     total += deleted
     if (deleted < batchRows) break
-    await yieldToEventLoop()
+    await between(batch)
   }
   return total
 }
@@ -180,7 +185,7 @@ export function startSweeper({
     const cutoff = clock()
     const deleted = sweepWorker
       ? await sweepWorker.sweep(cutoff, batchRows)
-      : await sweepInBatches(sessions, cutoff, batchRows, () => stopped)
+      : await sweepInBatches(sessions, cutoff, batchRows, { stopped: () => stopped, between: yieldToEventLoop })
     onSwept?.(deleted, performance.now() - started)
     return deleted
   }

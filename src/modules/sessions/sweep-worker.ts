@@ -3,7 +3,7 @@
 // so neither ever runs on the server's event loop.
 import type { Database } from 'bun:sqlite'
 import { checkpointWal, connectDatabase } from '../db/service'
-import { createSessionStore, type SessionStore } from './service'
+import { createSessionStore, type SessionStore, sweepInBatches } from './service'
 import {
   CHECKPOINT_EVERY_BATCHES,
   CHECKPOINT_INTERVAL_MS,
@@ -21,15 +21,14 @@ let checkpointTimer: ReturnType<typeof setInterval> | undefined
 const reply = (message: FromSweepWorker) => self.postMessage(message)
 
 async function sweep(store: SessionStore, connection: Database, cutoff: number, batchRows: number): Promise<number> {
-  let total = 0
-  for (let batch = 1; !stopping; batch++) {
-    const deleted = store.deleteExpired(cutoff, batchRows)
-    total += deleted
-    if (deleted < batchRows) break
-    if (batch % CHECKPOINT_EVERY_BATCHES === 0) checkpointWal(connection)
-    // Let the server's writers take the write lock between batches.
-    await Bun.sleep(0)
-  }
+  const total = await sweepInBatches(store, cutoff, batchRows, {
+    stopped: () => stopping,
+    async between(batch) {
+      if (batch % CHECKPOINT_EVERY_BATCHES === 0) checkpointWal(connection)
+      // Let the server's writers take the write lock between batches.
+      await Bun.sleep(0)
+    },
+  })
   checkpointWal(connection)
   return total
 }

@@ -1,12 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { createLoginService } from '../../../src/modules/auth/service'
-import {
-  createSessionStore,
-  createUserStore,
-  createWechatClient,
-  createWechatSimulator,
-  openDatabase,
-} from '../../../src/server'
+import { createSessionStore, createWechatClient, createWechatSimulator, openDatabase } from '../../../src/server'
 import { APPID, manualClock, SECRET } from '../../helpers'
 
 function setup(options: { upstreamDelayMs?: number } = {}) {
@@ -33,7 +27,6 @@ function setup(options: { upstreamDelayMs?: number } = {}) {
   const sessions = createSessionStore(db)
   const logins = createLoginService({
     db,
-    users: createUserStore(db),
     sessions,
     wechat,
     clock,
