@@ -13,10 +13,8 @@ export function manualClock(startMs = Date.UTC(2026, 0, 1)) {
   return clock
 }
 
-/** A full app on :memory: wired to the simulator; counts upstream calls. */
-export function testApp(options: { sessionTtlSeconds?: number } = {}) {
-  const db = openDatabase(':memory:')
-  const clock = manualClock()
+/** A WeChat client talking to the in-process simulator; counts upstream calls. */
+export function simulatedWechat() {
   const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
   let upstreamCalls = 0
   const wechat = createWechatClient({
@@ -29,9 +27,28 @@ export function testApp(options: { sessionTtlSeconds?: number } = {}) {
       return simulator.fetch(request)
     },
   })
-  const app = createApp({ db, wechat, clock, config: { sessionTtlSeconds: options.sessionTtlSeconds } })
-  return { app, db, clock, simulator, upstreamCalls: () => upstreamCalls }
+  return { simulator, wechat, upstreamCalls: () => upstreamCalls }
 }
+
+/** A full app on :memory: wired to the simulator; counts upstream calls. */
+export function testApp(options: { sessionTtlSeconds?: number } = {}) {
+  const db = openDatabase(':memory:')
+  const clock = manualClock()
+  const { simulator, wechat, upstreamCalls } = simulatedWechat()
+  const app = createApp({ db, wechat, clock, config: { sessionTtlSeconds: options.sessionTtlSeconds } })
+  return { app, db, clock, simulator, upstreamCalls }
+}
+
+/** jscode2session errcodes and what wxauth answers: [errcode, HTTP status, code]. */
+export const ERRCODE_CASES = [
+  [40029, 401, 'WECHAT_CODE_INVALID'],
+  [40163, 401, 'WECHAT_CODE_INVALID'],
+  [40226, 403, 'WECHAT_USER_BLOCKED'],
+  [45011, 429, 'WECHAT_RATE_LIMITED'],
+  [-1, 502, 'WECHAT_UNAVAILABLE'],
+  [40013, 502, 'WECHAT_UNAVAILABLE'],
+  [99999, 502, 'WECHAT_UNAVAILABLE'],
+] as const
 
 export function jsonRequest(
   method: string,

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
-import { createWechatClient, createWechatSimulator, openDatabase, wxauth } from '../../../src/server'
-import { APPID, jsonRequest, SECRET, testApp } from '../../helpers'
+import { createWechatClient, openDatabase, wxauth } from '../../../src/server'
+import { ERRCODE_CASES, jsonRequest, simulatedWechat, testApp } from '../../helpers'
 
 type Ctx = ReturnType<typeof testApp>
 
@@ -103,14 +103,7 @@ describe('POST /auth/login', () => {
     }
   })
 
-  test.each([
-    [40029, 401, 'WECHAT_CODE_INVALID'],
-    [40163, 401, 'WECHAT_CODE_INVALID'],
-    [40226, 403, 'WECHAT_USER_BLOCKED'],
-    [45011, 429, 'WECHAT_RATE_LIMITED'],
-    [-1, 502, 'WECHAT_UNAVAILABLE'],
-    [99999, 502, 'WECHAT_UNAVAILABLE'],
-  ])('WeChat errcode %p → %p %s with the errcode', async (errcode, status, code) => {
+  test.each(ERRCODE_CASES)('WeChat errcode %p → %p %s with the errcode', async (errcode, status, code) => {
     const ctx = testApp()
     const response = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: `errcode:${errcode}` }))
     expect(response.headers.get('content-type')).toStartWith('application/json')
@@ -237,14 +230,7 @@ describe('the database file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wxauth-file-'))
     try {
       const db = openDatabase(join(dir, 'wxauth.db'))
-      const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
-      const wechat = createWechatClient({
-        appid: APPID,
-        secret: SECRET,
-        apiBase: 'http://sim',
-        timeoutMs: 1000,
-        fetch: simulator.fetch,
-      })
+      const { simulator, wechat } = simulatedWechat()
       const app = new Elysia().use(wxauth({ db, wechat }))
       const skeys: string[] = []
       for (let i = 0; i < 20; i++) {
@@ -267,14 +253,7 @@ describe('the database file', () => {
 describe('embedding', () => {
   test('wxauth() gives a host app the login routes and the auth macro', async () => {
     const db = openDatabase(':memory:')
-    const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
-    const wechat = createWechatClient({
-      appid: APPID,
-      secret: SECRET,
-      apiBase: 'http://sim',
-      timeoutMs: 1000,
-      fetch: simulator.fetch,
-    })
+    const { simulator, wechat } = simulatedWechat()
     const app = new Elysia()
       .use(wxauth({ db, wechat }))
       .get('/profile', ({ user }) => ({ hello: user.openid }), { auth: true })

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { AppError, createWechatClient } from '../../../src/server'
+import { ERRCODE_CASES } from '../../helpers'
 
 type Answer = (url: URL) => Response | Promise<Response>
 
@@ -68,14 +69,7 @@ describe('WeChat client: jscode2session', () => {
     expect(await client().code2Session('union')).toEqual({ openid: 'o2', sessionKey: 'k2', unionid: 'u2' })
   })
 
-  test.each([
-    [40029, 401, 'WECHAT_CODE_INVALID'],
-    [40163, 401, 'WECHAT_CODE_INVALID'],
-    [40226, 403, 'WECHAT_USER_BLOCKED'],
-    [45011, 429, 'WECHAT_RATE_LIMITED'],
-    [-1, 502, 'WECHAT_UNAVAILABLE'],
-    [40013, 502, 'WECHAT_UNAVAILABLE'],
-  ])('errcode %p → %p %s, whatever errmsg says', async (errcode, status, code) => {
+  test.each(ERRCODE_CASES)('errcode %p → %p %s, whatever errmsg says', async (errcode, status, code) => {
     const error = await failure(`e${errcode}`, text(JSON.stringify({ errcode, errmsg: 'code been used, rid: 6a1b' })))
     expect(error.status).toBe(status)
     expect(error.code).toBe(code)
