@@ -5,6 +5,8 @@ export { migrate, openDatabase } from './db/service'
 export { createHealthRoutes } from './health'
 export { createNotesRoutes } from './notes'
 export { createNoteStore } from './notes/service'
+export { createOpenDataRoutes } from './opendata'
+export { decodeBase64Strict, decryptOpenData, rawDataSignature, verifyRawData } from './opendata/service'
 export { createGuard } from './sessions'
 export {
   createSessionStore,
@@ -13,7 +15,8 @@ export {
   type SessionStore,
   startSweeper,
 } from './sessions/service'
+export { type AccessTokenManager, createAccessTokenManager } from './tokens/service'
 export { createUserStore } from './users/service'
-export type { WechatClient } from './wechat/model'
-export { createWechatClient } from './wechat/service'
+export type { PhoneInfo, TokenApi, WechatClient } from './wechat/model'
+export { createWechatClient, sessionKeySignature } from './wechat/service'
 export { createWechatSimulator, type WechatSimulator } from './wechat/simulator'

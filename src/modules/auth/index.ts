@@ -3,8 +3,10 @@ import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, systemClock } from '../../libs/clock'
 import { errors } from '../../libs/errors'
+import { createOpenDataRoutes } from '../opendata'
 import { createGuard, type Guard } from '../sessions'
 import { createSessionStore, type SessionStore } from '../sessions/service'
+import { type AccessTokenManager, createAccessTokenManager } from '../tokens/service'
 import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import { AuthModel, DEFAULT_SESSION_TTL_SECONDS } from './model'
@@ -19,12 +21,14 @@ export interface WxauthOptions {
   /** Share one store and guard with other modules; built from `db` when absent. */
   sessions?: SessionStore
   guard?: Guard
+  tokens?: AccessTokenManager
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /**
- * POST /auth/login, GET /auth/me, POST /auth/logout, plus the `auth` macro for your own routes:
+ * POST /auth/login, GET /auth/me, POST /auth/logout, the /wechat/* open-data routes, plus the `auth`
+ * macro for your own routes:
  * `new Elysia().use(wxauth({ db, wechat })).get('/x', ({ user }) => user, { auth: true })`.
  */
 export function wxauth({
@@ -40,6 +44,7 @@ export function wxauth({
   const sessions = shared.sessions ?? createSessionStore(db)
   const guard = shared.guard ?? createGuard({ sessions, clock })
   const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds })
+  const tokens = shared.tokens ?? createAccessTokenManager({ db, wechat, clock })
 
   return new Elysia()
     .use(errors)
@@ -69,4 +74,5 @@ export function wxauth({
       },
       { auth: true },
     )
+    .use(createOpenDataRoutes({ sessions, guard, wechat, tokens }))
 }

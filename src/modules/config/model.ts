@@ -1,3 +1,5 @@
+import type { TokenApi } from '../wechat/model'
+
 export type Mode = 'start' | 'dev'
 
 export interface Config {
@@ -9,6 +11,7 @@ export interface Config {
     secret: string
     apiBase: string
     timeoutMs: number
+    tokenApi: TokenApi
   }
   sessionTtlSeconds: number
   sweepIntervalSeconds: number
@@ -20,6 +23,7 @@ export const DEFAULTS = {
   DATABASE_PATH: './data/wxauth.db',
   WECHAT_API_BASE: 'https://api.weixin.qq.com',
   WECHAT_TIMEOUT_MS: 5000,
+  WECHAT_TOKEN_API: 'stable',
   SESSION_TTL: 7200,
   SWEEP_INTERVAL: 60,
 } as const

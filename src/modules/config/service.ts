@@ -25,6 +25,13 @@ function readString(env: Env, name: string, fallback: string): string {
   return raw === undefined || raw === '' ? fallback : raw
 }
 
+function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = readString(env, name, fallback)
+  const choice = choices.find((candidate) => candidate === raw)
+  if (choice === undefined) throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`)
+  return choice
+}
+
 function readApiBase(env: Env): string {
   const raw = readString(env, 'WECHAT_API_BASE', DEFAULTS.WECHAT_API_BASE)
   const protocol = URL.canParse(raw) ? new URL(raw).protocol : null
@@ -54,6 +61,7 @@ export function readConfig(env: Env, mode: Mode): Config {
       ...readCredentials(env, mode),
       apiBase: readApiBase(env),
       timeoutMs: readInteger(env, 'WECHAT_TIMEOUT_MS', DEFAULTS.WECHAT_TIMEOUT_MS, 1, 120_000),
+      tokenApi: readChoice(env, 'WECHAT_TOKEN_API', ['stable', 'classic'], DEFAULTS.WECHAT_TOKEN_API),
     },
     sessionTtlSeconds: readInteger(env, 'SESSION_TTL', DEFAULTS.SESSION_TTL, 1, 365 * DAY_SECONDS),
     sweepIntervalSeconds: readInteger(env, 'SWEEP_INTERVAL', DEFAULTS.SWEEP_INTERVAL, 1, DAY_SECONDS),

@@ -30,4 +30,14 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX notes_user_id ON notes(user_id, id);
   `,
+  // 2: WeChat's access_token, shared by every process on this database. The lease lets one refresh it.
+  `
+  CREATE TABLE wechat_access_tokens (
+    appid        TEXT    PRIMARY KEY,
+    access_token TEXT,
+    expires_at   INTEGER NOT NULL DEFAULT 0,
+    lease_owner  TEXT,
+    lease_until  INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  `,
 ]

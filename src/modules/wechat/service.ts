@@ -1,8 +1,26 @@
+import { createHmac } from 'node:crypto'
 import { AppError } from '../../libs/errors'
-import { WECHAT_ERRCODE, type WechatClient, type WechatClientOptions, type WechatSession } from './model'
+import {
+  type AccessToken,
+  type PhoneInfo,
+  WECHAT_ERRCODE,
+  type WechatClient,
+  type WechatClientOptions,
+  type WechatSession,
+} from './model'
+
+type JsonObject = Record<string, unknown>
 
 function unavailable(msg: string, errcode?: number): AppError {
   return new AppError(502, 'WECHAT_UNAVAILABLE', msg, errcode)
+}
+
+/** Any API's errcode that has no meaning of its own there: 429 when rate limited, else 502. */
+export function refusedBy(what: string, errcode: number): AppError {
+  if (errcode === WECHAT_ERRCODE.RATE_LIMITED) {
+    return new AppError(429, 'WECHAT_RATE_LIMITED', 'WeChat is rate limiting requests; try again shortly', errcode)
+  }
+  return unavailable(`WeChat refused ${what} (errcode ${errcode})`, errcode)
 }
 
 /** Maps a jscode2session errcode to our error; switch on the number, never on errmsg. */
@@ -21,16 +39,30 @@ export function errcodeToError(errcode: number): AppError {
     case WECHAT_ERRCODE.RATE_LIMITED:
       return new AppError(429, 'WECHAT_RATE_LIMITED', 'WeChat is rate limiting logins; try again shortly', errcode)
     default:
-      return unavailable(`WeChat refused the login (errcode ${errcode})`, errcode)
+      return refusedBy('the login', errcode)
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+function phoneErrcodeToError(errcode: number): AppError {
+  if (errcode === WECHAT_ERRCODE.INVALID_CODE) {
+    return new AppError(
+      400,
+      'PHONE_CODE_INVALID',
+      'the phone number code is invalid, expired, used or not this user’s; ask the user again',
+      errcode,
+    )
+  }
+  return refusedBy('the phone number request', errcode)
+}
+
+function isRecord(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Validates jscode2session's JSON body (which may arrive as text/plain). */
-export function parseCode2SessionBody(text: string): WechatSession {
+const isFilledString = (value: unknown): value is string => typeof value === 'string' && value !== ''
+
+/** WeChat's answers are JSON objects (often labelled text/plain); anything else is a 502. */
+function parseAnswer(text: string): JsonObject {
   let body: unknown
   try {
     body = JSON.parse(text)
@@ -38,13 +70,50 @@ export function parseCode2SessionBody(text: string): WechatSession {
     throw unavailable(text.trim() === '' ? 'WeChat sent an empty answer' : 'WeChat sent an answer that is not JSON')
   }
   if (!isRecord(body)) throw unavailable('WeChat sent an unexpected answer')
-  const errcode = body.errcode
-  if (typeof errcode === 'number' && errcode !== 0) throw errcodeToError(errcode)
-  const { openid, session_key: sessionKey, unionid } = body
-  if (typeof openid !== 'string' || openid === '' || typeof sessionKey !== 'string' || sessionKey === '') {
+  return body
+}
+
+/** The body when errcode is absent or 0; otherwise throws what `toError` makes of the errcode. */
+function successBody(text: string, toError: (errcode: number) => AppError): JsonObject {
+  const body = parseAnswer(text)
+  if (typeof body.errcode === 'number' && body.errcode !== 0) throw toError(body.errcode)
+  return body
+}
+
+/** Validates jscode2session's JSON body. */
+export function parseCode2SessionBody(text: string): WechatSession {
+  const { openid, session_key: sessionKey, unionid } = successBody(text, errcodeToError)
+  if (!isFilledString(openid) || !isFilledString(sessionKey)) {
     throw unavailable('WeChat answered without openid or session_key')
   }
-  return { openid, sessionKey, unionid: typeof unionid === 'string' && unionid !== '' ? unionid : null }
+  return { openid, sessionKey, unionid: isFilledString(unionid) ? unionid : null }
+}
+
+function parseAccessToken(text: string): AccessToken {
+  const { access_token: accessToken, expires_in: expiresIn } = successBody(text, (errcode) =>
+    refusedBy('the access_token request', errcode),
+  )
+  if (!isFilledString(accessToken) || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
+    throw unavailable('WeChat answered without access_token or expires_in')
+  }
+  return { accessToken, expiresInSeconds: expiresIn }
+}
+
+function parsePhoneInfo(text: string, appid: string): PhoneInfo {
+  const info = successBody(text, phoneErrcodeToError).phone_info
+  if (!isRecord(info)) throw unavailable('WeChat answered without phone_info')
+  const { phoneNumber, purePhoneNumber, countryCode, watermark } = info
+  const countryCodeOk = typeof countryCode === 'number' || isFilledString(countryCode)
+  if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || !countryCodeOk) {
+    throw unavailable('WeChat sent an incomplete phone_info')
+  }
+  if (isRecord(watermark) && watermark.appid !== appid) throw unavailable('WeChat answered for another appid')
+  return { phoneNumber, purePhoneNumber, countryCode }
+}
+
+/** wxa/checksession's signature: hex HMAC-SHA256 of "", keyed with the base64 session_key string itself. */
+export function sessionKeySignature(sessionKey: string): string {
+  return createHmac('sha256', sessionKey).update('').digest('hex')
 }
 
 export function createWechatClient({
@@ -52,14 +121,21 @@ export function createWechatClient({
   secret,
   apiBase,
   timeoutMs,
+  tokenApi = 'stable',
   fetch = globalThis.fetch,
 }: WechatClientOptions): WechatClient {
   if (!appid || !secret) throw new Error('createWechatClient needs appid and secret')
-  const endpoint = `${apiBase.replace(/\/+$/, '')}/sns/jscode2session`
+  const base = apiBase.replace(/\/+$/, '')
+  const url = (path: string, query: Record<string, string>) => `${base}${path}?${new URLSearchParams(query)}`
+  const postJson = (body: JsonObject): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
 
-  async function requestSession(code: string): Promise<string> {
-    const query = new URLSearchParams({ appid, secret, js_code: code, grant_type: 'authorization_code' })
-    const request = new Request(`${endpoint}?${query}`, { signal: AbortSignal.timeout(timeoutMs) })
+  /** The answer's text. Network failures, timeouts and non-2xx answers become 502; URLs never reach a message. */
+  async function send(target: string, init: RequestInit = {}): Promise<string> {
+    const request = new Request(target, { ...init, signal: AbortSignal.timeout(timeoutMs) })
     let response: Response
     let text: string
     try {
@@ -73,9 +149,43 @@ export function createWechatClient({
     return text
   }
 
+  function requestAccessToken(): Promise<string> {
+    if (tokenApi === 'classic') return send(url('/cgi-bin/token', { grant_type: 'client_credential', appid, secret }))
+    return send(
+      `${base}/cgi-bin/stable_token`,
+      postJson({ grant_type: 'client_credential', appid, secret, force_refresh: false }),
+    )
+  }
+
   return {
+    appid,
+    timeoutMs,
     async code2Session(code) {
-      return parseCode2SessionBody(await requestSession(code))
+      const query = { appid, secret, js_code: code, grant_type: 'authorization_code' }
+      return parseCode2SessionBody(await send(url('/sns/jscode2session', query)))
+    },
+    async fetchAccessToken() {
+      return parseAccessToken(await requestAccessToken())
+    },
+    async getPhoneNumber(accessToken, code, openid) {
+      const text = await send(
+        url('/wxa/business/getuserphonenumber', { access_token: accessToken }),
+        postJson({ code, openid }),
+      )
+      return parsePhoneInfo(text, appid)
+    },
+    async checkSessionKey(accessToken, openid, sessionKey) {
+      const query = {
+        access_token: accessToken,
+        openid,
+        signature: sessionKeySignature(sessionKey),
+        sig_method: 'hmac_sha256',
+      }
+      const body = parseAnswer(await send(url('/wxa/checksession', query)))
+      if (body.errcode === 0) return true
+      if (body.errcode === WECHAT_ERRCODE.INVALID_SIGNATURE) return false
+      if (typeof body.errcode === 'number') throw refusedBy('the session_key check', body.errcode)
+      throw unavailable('WeChat answered the session_key check without an errcode')
     },
   }
 }

@@ -10,7 +10,7 @@ describe('readConfig', () => {
       port: 3000,
       host: '0.0.0.0',
       databasePath: './data/wxauth.db',
-      wechat: { appid: 'wx1', secret: 's1', apiBase: 'https://api.weixin.qq.com', timeoutMs: 5000 },
+      wechat: { appid: 'wx1', secret: 's1', apiBase: 'https://api.weixin.qq.com', timeoutMs: 5000, tokenApi: 'stable' },
       sessionTtlSeconds: 7200,
       sweepIntervalSeconds: 60,
     })
@@ -25,6 +25,7 @@ describe('readConfig', () => {
         DATABASE_PATH: ':memory:',
         WECHAT_API_BASE: 'http://127.0.0.1:9999/',
         WECHAT_TIMEOUT_MS: '250',
+        WECHAT_TOKEN_API: 'classic',
         SESSION_TTL: '60',
         SWEEP_INTERVAL: '5',
       },
@@ -35,6 +36,7 @@ describe('readConfig', () => {
     expect(config.databasePath).toBe(':memory:')
     expect(config.wechat.apiBase).toBe('http://127.0.0.1:9999')
     expect(config.wechat.timeoutMs).toBe(250)
+    expect(config.wechat.tokenApi).toBe('classic')
     expect(config.sessionTtlSeconds).toBe(60)
     expect(config.sweepIntervalSeconds).toBe(5)
   })
@@ -64,6 +66,7 @@ describe('readConfig', () => {
     ['SWEEP_INTERVAL', '0x10'],
     ['WECHAT_API_BASE', 'not a url'],
     ['WECHAT_API_BASE', 'ftp://example.com'],
+    ['WECHAT_TOKEN_API', 'stabel'],
   ])('%s=%p is rejected with a message naming it', (name, value) => {
     let thrown: unknown
     try {

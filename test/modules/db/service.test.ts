@@ -23,7 +23,7 @@ describe('openDatabase', () => {
     const tables = db
       .query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
       .all()
-    expect(tables.map((t) => t.name)).toEqual(['notes', 'sessions', 'users'])
+    expect(tables.map((t) => t.name)).toEqual(['notes', 'sessions', 'users', 'wechat_access_tokens'])
     db.close()
   })
 
@@ -35,6 +35,17 @@ describe('openDatabase', () => {
     const db = openDatabase(path)
     expect(migrate(db)).toBe(MIGRATIONS.length)
     db.close()
+  })
+
+  test('upgrades a database made by an older wxauth without touching its rows', () => {
+    const db = new Database(':memory:')
+    db.run(MIGRATIONS[0] as string)
+    db.run('PRAGMA user_version = 1')
+    db.run("INSERT INTO users (id, openid, created_at, last_login_at) VALUES (1, 'o', 0, 0)")
+    db.run("INSERT INTO sessions VALUES (x'00', 1, 'sk', 0, 1)")
+    expect(migrate(db)).toBe(MIGRATIONS.length)
+    expect(db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()?.n).toBe(1)
+    expect(db.query<{ n: number }, []>('SELECT count(*) AS n FROM wechat_access_tokens').get()?.n).toBe(0)
   })
 
   test('refuses a database from a newer wxauth', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createHmac } from 'node:crypto'
 import { AppError, createWechatClient } from '../../../src/server'
 import { ERRCODE_CASES } from '../../helpers'
 
@@ -118,5 +119,143 @@ describe('WeChat client: jscode2session', () => {
 
   test('refuses to be built without credentials', () => {
     expect(() => createWechatClient({ appid: '', secret: 's', apiBase: 'http://x', timeoutMs: 1 })).toThrow()
+  })
+})
+
+describe('WeChat client: access_token, phone number and session_key check', () => {
+  const TOKEN = 'ACCESS-TOKEN-never-in-a-message'
+  let handle: (request: Request, url: URL) => Response | Promise<Response> = () => new Response('', { status: 500 })
+  const received: { method: string; url: URL; body: string }[] = []
+  let api: ReturnType<typeof Bun.serve>
+
+  beforeAll(() => {
+    api = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch(request) {
+        const url = new URL(request.url)
+        received.push({ method: request.method, url, body: await request.clone().text() })
+        return handle(request, url)
+      },
+    })
+  })
+  afterAll(() => api.stop(true))
+
+  function openClient(tokenApi?: 'stable' | 'classic') {
+    return createWechatClient({
+      appid: 'wxapp',
+      secret: 'sec',
+      apiBase: `http://127.0.0.1:${api.port}`,
+      timeoutMs: 1000,
+      tokenApi,
+    })
+  }
+  const answer = (body: unknown) => {
+    handle = () => text(JSON.stringify(body))()
+  }
+  async function errorOf(promise: Promise<unknown>): Promise<AppError> {
+    const error = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    )
+    if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`)
+    expect(error.message).not.toContain(TOKEN)
+    return error
+  }
+
+  test('stable_token by default: POST JSON, force_refresh false', async () => {
+    answer({ access_token: 'T1', expires_in: 7200 })
+    expect(await openClient().fetchAccessToken()).toEqual({ accessToken: 'T1', expiresInSeconds: 7200 })
+    const sent = received.at(-1)
+    expect(sent?.method).toBe('POST')
+    expect(sent?.url.pathname).toBe('/cgi-bin/stable_token')
+    expect(JSON.parse(sent?.body ?? '')).toEqual({
+      grant_type: 'client_credential',
+      appid: 'wxapp',
+      secret: 'sec',
+      force_refresh: false,
+    })
+  })
+
+  test('WECHAT_TOKEN_API=classic: GET /cgi-bin/token', async () => {
+    answer({ access_token: 'T2', expires_in: 7200 })
+    expect((await openClient('classic').fetchAccessToken()).accessToken).toBe('T2')
+    const sent = received.at(-1)
+    expect(sent?.method).toBe('GET')
+    expect(sent?.url.pathname).toBe('/cgi-bin/token')
+    expect(Object.fromEntries(sent?.url.searchParams ?? [])).toEqual({
+      grant_type: 'client_credential',
+      appid: 'wxapp',
+      secret: 'sec',
+    })
+  })
+
+  test.each([
+    [{ errcode: 40125, errmsg: 'invalid appsecret' }, 502, 40125],
+    [{ errcode: 45011, errmsg: 'api minute-quota reach limit' }, 429, 45011],
+    [{ expires_in: 7200 }, 502, undefined],
+    [{ access_token: 'T', expires_in: 0 }, 502, undefined],
+  ])('access_token answer %j → %p', async (body, status, errcode) => {
+    answer(body)
+    const error = await errorOf(openClient().fetchAccessToken())
+    expect(error.status).toBe(status)
+    expect(error.errcode).toBe(errcode)
+  })
+
+  test('getPhoneNumber posts { code, openid } with the token in the query', async () => {
+    const phoneInfo = { phoneNumber: '+1 2025550123', purePhoneNumber: '2025550123', countryCode: 1 }
+    answer({ errcode: 0, errmsg: 'ok', phone_info: { ...phoneInfo, watermark: { appid: 'wxapp', timestamp: 1 } } })
+    expect(await openClient().getPhoneNumber(TOKEN, 'pc1', 'o1')).toEqual(phoneInfo)
+    const sent = received.at(-1)
+    expect(sent?.method).toBe('POST')
+    expect(sent?.url.pathname).toBe('/wxa/business/getuserphonenumber')
+    expect(sent?.url.searchParams.get('access_token')).toBe(TOKEN)
+    expect(JSON.parse(sent?.body ?? '')).toEqual({ code: 'pc1', openid: 'o1' })
+  })
+
+  test.each([
+    [{ errcode: 40029, errmsg: 'invalid code' }, 400, 'PHONE_CODE_INVALID'],
+    [{ errcode: 45011, errmsg: 'api minute-quota reach limit' }, 429, 'WECHAT_RATE_LIMITED'],
+    [{ errcode: -1, errmsg: 'system error' }, 502, 'WECHAT_UNAVAILABLE'],
+    [{ errcode: 40001, errmsg: 'invalid credential' }, 502, 'WECHAT_UNAVAILABLE'],
+    [{ errcode: 0, errmsg: 'ok' }, 502, 'WECHAT_UNAVAILABLE'],
+    [{ errcode: 0, phone_info: { phoneNumber: '1', purePhoneNumber: '1' } }, 502, 'WECHAT_UNAVAILABLE'],
+    [
+      {
+        errcode: 0,
+        phone_info: { phoneNumber: '1', purePhoneNumber: '1', countryCode: '86', watermark: { appid: 'wxother' } },
+      },
+      502,
+      'WECHAT_UNAVAILABLE',
+    ],
+  ])('phone answer %j → %p %s', async (body, status, code) => {
+    answer(body)
+    const error = await errorOf(openClient().getPhoneNumber(TOKEN, 'pc', 'o1'))
+    expect([error.status, error.code]).toEqual([status, code])
+  })
+
+  test('checkSessionKey signs with HMAC-SHA256 of "" keyed by the base64 string', async () => {
+    answer({ errcode: 0, errmsg: 'ok' })
+    const sessionKey = 'tiihtNczf5v6AKRyjwEUhQ=='
+    expect(await openClient().checkSessionKey(TOKEN, 'o1', sessionKey)).toBe(true)
+    const query = Object.fromEntries(received.at(-1)?.url.searchParams ?? [])
+    expect(query).toEqual({
+      access_token: TOKEN,
+      openid: 'o1',
+      signature: createHmac('sha256', Buffer.from(sessionKey, 'utf8')).update('').digest('hex'),
+      sig_method: 'hmac_sha256',
+    })
+    expect(received.at(-1)?.url.pathname).toBe('/wxa/checksession')
+  })
+
+  test('checkSessionKey: 87009 → false; other errcodes and junk → errors', async () => {
+    answer({ errcode: 87009, errmsg: 'invalid signature' })
+    expect(await openClient().checkSessionKey(TOKEN, 'o1', 'k')).toBe(false)
+    answer({ errcode: 42001, errmsg: 'access_token expired' })
+    expect((await errorOf(openClient().checkSessionKey(TOKEN, 'o1', 'k'))).errcode).toBe(42001)
+    answer({ errmsg: 'ok' })
+    expect((await errorOf(openClient().checkSessionKey(TOKEN, 'o1', 'k'))).status).toBe(502)
+    handle = () => new Response('bad gateway', { status: 502 })
+    expect((await errorOf(openClient().checkSessionKey(TOKEN, 'o1', 'k'))).status).toBe(502)
   })
 })

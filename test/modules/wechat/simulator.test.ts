@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { createWechatClient, createWechatSimulator } from '../../../src/server'
+import { createWechatClient, createWechatSimulator, decryptOpenData } from '../../../src/server'
+import { manualClock } from '../../helpers'
 
 const simulator = createWechatSimulator({ appid: 'wxsim', secret: 'sim' })
 const wechat = createWechatClient({
@@ -62,5 +63,93 @@ describe('WeChat simulator', () => {
     } finally {
       server.stop(true)
     }
+  })
+})
+
+describe('WeChat simulator: access_token APIs', () => {
+  const clock = manualClock()
+  const sim = createWechatSimulator({ appid: 'wxsim', secret: 'sim', now: clock })
+  const client = (tokenApi: 'stable' | 'classic' = 'stable') =>
+    createWechatClient({
+      appid: 'wxsim',
+      secret: 'sim',
+      apiBase: 'http://sim',
+      timeoutMs: 1000,
+      tokenApi,
+      fetch: sim.fetch,
+    })
+
+  async function loggedIn(user: string) {
+    const { openid, sessionKey } = await client().code2Session(sim.issueCode(user))
+    return { openid, sessionKey }
+  }
+
+  test('the stable token is reused until its last 5 minutes, then replaced', async () => {
+    const first = await client().fetchAccessToken()
+    expect(first.expiresInSeconds).toBe(7200)
+    clock.advance(3600_000)
+    const again = await client().fetchAccessToken()
+    expect(again).toEqual({ accessToken: first.accessToken, expiresInSeconds: 3600 })
+    clock.advance(3400_000)
+    const next = await client().fetchAccessToken()
+    expect(next.accessToken).not.toBe(first.accessToken)
+    // The old token keeps working until it expires, then answers 42001.
+    const { openid, sessionKey } = await loggedIn('tina')
+    expect(await client().checkSessionKey(first.accessToken, openid, sessionKey)).toBe(true)
+    clock.advance(300_000)
+    await expect(client().checkSessionKey(first.accessToken, openid, sessionKey)).rejects.toMatchObject({
+      errcode: 42001,
+    })
+  })
+
+  test('classic tokens: each fetch is a new token; unknown or revoked tokens answer 40001', async () => {
+    const a = await client('classic').fetchAccessToken()
+    const b = await client('classic').fetchAccessToken()
+    expect(a.accessToken).not.toBe(b.accessToken)
+    const { openid, sessionKey } = await loggedIn('uma')
+    expect(await client().checkSessionKey(b.accessToken, openid, sessionKey)).toBe(true)
+    sim.revokeAccessTokens()
+    await expect(client().checkSessionKey(b.accessToken, openid, sessionKey)).rejects.toMatchObject({ errcode: 40001 })
+    await expect(client().checkSessionKey('made-up', openid, sessionKey)).rejects.toMatchObject({ errcode: 40001 })
+  })
+
+  test('checksession: only the latest session_key of the user is valid', async () => {
+    const token = (await client().fetchAccessToken()).accessToken
+    const old = await loggedIn('vera')
+    const current = await loggedIn('vera')
+    expect(await client().checkSessionKey(token, current.openid, current.sessionKey)).toBe(true)
+    expect(await client().checkSessionKey(token, old.openid, old.sessionKey)).toBe(false)
+  })
+
+  test('phone codes: bound to the openid they were issued for, single use; free-form and errcode codes', async () => {
+    const token = (await client().fetchAccessToken()).accessToken
+    const { openid } = await loggedIn('walt')
+    const code = sim.issuePhoneCode(openid, '13912345678')
+    await expect(client().getPhoneNumber(token, code, 'o-someone-else')).rejects.toMatchObject({
+      code: 'PHONE_CODE_INVALID',
+    })
+    const mine = sim.issuePhoneCode(openid, '13912345678')
+    expect(await client().getPhoneNumber(token, mine, openid)).toEqual({
+      phoneNumber: '13912345678',
+      purePhoneNumber: '13912345678',
+      countryCode: '86',
+    })
+    await expect(client().getPhoneNumber(token, mine, openid)).rejects.toMatchObject({ errcode: 40029 })
+    expect((await client().getPhoneNumber(token, 'phone:13700000000#1', openid)).purePhoneNumber).toBe('13700000000')
+    await expect(client().getPhoneNumber(token, 'phone:13700000000#1', openid)).rejects.toMatchObject({
+      errcode: 40029,
+    })
+    await expect(client().getPhoneNumber(token, 'errcode:45011', openid)).rejects.toMatchObject({ status: 429 })
+  })
+
+  test('encryptFor produces what decryptOpenData reads back, watermarked with the appid', async () => {
+    const { openid, sessionKey } = await loggedIn('xena')
+    const encrypted = sim.encryptFor(openid, { nickName: '小程序', stepInfoList: [{ step: 1 }] })
+    expect(decryptOpenData(encrypted, sessionKey, 'wxsim')).toMatchObject({
+      nickName: '小程序',
+      stepInfoList: [{ step: 1 }],
+      watermark: { appid: 'wxsim' },
+    })
+    expect(() => sim.encryptFor('o-never-logged-in', {})).toThrow()
   })
 })

@@ -1,0 +1,57 @@
+import { Elysia } from 'elysia'
+import { AppError } from '../../libs/errors'
+import type { Guard } from '../sessions'
+import type { Session } from '../sessions/model'
+import type { SessionStore } from '../sessions/service'
+import type { AccessTokenManager } from '../tokens/service'
+import type { WechatClient } from '../wechat/model'
+import { OpenDataModel } from './model'
+import { decryptOpenData, verifyRawData } from './service'
+
+export interface OpenDataOptions {
+  sessions: SessionStore
+  guard: Guard
+  wechat: WechatClient
+  tokens: AccessTokenManager
+}
+
+/** POST /wechat/decrypt, /wechat/verify, /wechat/phone and GET /wechat/session-key, all behind the skey. */
+export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDataOptions) {
+  function sessionKeyOf(session: Session): string {
+    const sessionKey = sessions.sessionKeyOf(session.tokenHash)
+    // The session was logged out between the guard and here.
+    if (sessionKey === null)
+      throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
+    return sessionKey
+  }
+
+  return new Elysia({ name: 'wxauth.opendata', prefix: '/wechat' })
+    .use(guard)
+    .post('/decrypt', ({ body, session }) => ({ data: decryptOpenData(body, sessionKeyOf(session), wechat.appid) }), {
+      auth: true,
+      body: OpenDataModel.decryptBody,
+      response: { 200: OpenDataModel.decryptResponse },
+    })
+    .post(
+      '/verify',
+      ({ body, session }) => ({
+        valid: true as const,
+        data: verifyRawData(body.rawData, body.signature, sessionKeyOf(session)),
+      }),
+      { auth: true, body: OpenDataModel.verifyBody, response: { 200: OpenDataModel.verifyResponse } },
+    )
+    .post(
+      '/phone',
+      // The number is returned, never stored.
+      ({ body, user }) => tokens.withToken((token) => wechat.getPhoneNumber(token, body.code, user.openid)),
+      { auth: true, body: OpenDataModel.phoneBody, response: { 200: OpenDataModel.phoneResponse } },
+    )
+    .get(
+      '/session-key',
+      async ({ user, session }) => {
+        const sessionKey = sessionKeyOf(session)
+        return { valid: await tokens.withToken((token) => wechat.checkSessionKey(token, user.openid, sessionKey)) }
+      },
+      { auth: true, response: { 200: OpenDataModel.sessionKeyResponse } },
+    )
+}
