@@ -18,6 +18,8 @@ export interface AccessTokenManagerOptions {
   db: Database
   wechat: Pick<WechatClient, 'appid' | 'timeoutMs' | 'fetchAccessToken'>
   clock: Clock
+  /** How long a refreshing process holds the lease; by default WeChat's timeout plus a margin. */
+  leaseMs?: number
   pollMs?: number
 }
 
@@ -36,11 +38,11 @@ export function createAccessTokenManager({
   db,
   wechat,
   clock,
+  leaseMs = wechat.timeoutMs + LEASE_MARGIN_MS,
   pollMs = LEASE_POLL_MS,
 }: AccessTokenManagerOptions): AccessTokenManager {
   const { appid } = wechat
   const owner = crypto.randomUUID()
-  const leaseMs = wechat.timeoutMs + LEASE_MARGIN_MS
   const read = db.query<AccessTokenRow, [string]>(
     'SELECT access_token, expires_at, lease_owner, lease_until FROM wechat_access_tokens WHERE appid = ?',
   )
