@@ -13,30 +13,36 @@ export function manualClock(startMs = Date.UTC(2026, 0, 1)) {
   return clock
 }
 
-/** A WeChat client talking to the in-process simulator; counts upstream calls. */
+/** A WeChat client talking to the in-process simulator; records the path of every upstream call. */
 export function simulatedWechat() {
   const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
-  let upstreamCalls = 0
+  const paths: string[] = []
   const wechat = createWechatClient({
     appid: APPID,
     secret: SECRET,
     apiBase: 'http://wechat.invalid',
     timeoutMs: 1000,
     fetch: (request) => {
-      upstreamCalls++
+      paths.push(new URL(request.url).pathname)
       return simulator.fetch(request)
     },
   })
-  return { simulator, wechat, upstreamCalls: () => upstreamCalls }
+  return {
+    simulator,
+    wechat,
+    upstreamCalls: () => paths.length,
+    /** How many upstream calls went to `path`. */
+    callsTo: (path: string) => paths.filter((called) => called === path).length,
+  }
 }
 
 /** A full app on :memory: wired to the simulator; counts upstream calls. */
 export function testApp(options: { sessionTtlSeconds?: number } = {}) {
   const db = openDatabase(':memory:')
   const clock = manualClock()
-  const { simulator, wechat, upstreamCalls } = simulatedWechat()
+  const { simulator, wechat, upstreamCalls, callsTo } = simulatedWechat()
   const app = createApp({ db, wechat, clock, config: { sessionTtlSeconds: options.sessionTtlSeconds } })
-  return { app, db, clock, simulator, upstreamCalls }
+  return { app, db, clock, simulator, upstreamCalls, callsTo }
 }
 
 /** jscode2session errcodes and what wxauth answers: [errcode, HTTP status, code]. */
