@@ -27,6 +27,7 @@ const CONFIG_VARS = [
   'WECHAT_SECRET',
   'WECHAT_API_BASE',
   'WECHAT_TIMEOUT_MS',
+  'WECHAT_TOKEN_API',
   'SESSION_TTL',
   'SWEEP_INTERVAL',
 ]
@@ -34,6 +35,8 @@ const LISTENING = /^wxauth listening on (http:\/\/\S+)$/m
 
 const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
 let wechat: ReturnType<typeof Bun.serve>
+/** Paths the mock WeChat was asked for, in order. */
+const wechatCalls: string[] = []
 let tempDir = ''
 let dbPath = ''
 
@@ -231,7 +234,14 @@ function openDb(path: string): Database {
 // ---------------------------------------------------------------- lifecycle
 
 beforeAll(() => {
-  wechat = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: simulator.fetch })
+  wechat = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch(request) {
+      wechatCalls.push(new URL(request.url).pathname)
+      return simulator.fetch(request)
+    },
+  })
 })
 
 afterAll(async () => {
@@ -315,6 +325,34 @@ describe('bun run start', () => {
       } finally {
         db.close()
       }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'open data: the access_token is stored in the database, so a restart fetches none (classic token API)',
+    async () => {
+      const env = serverEnv({ WECHAT_TOKEN_API: 'classic' })
+      const before = wechatCalls.length
+      const first = await startServer(env)
+      const { skey, user } = await login(first.baseUrl, simulator.issueCode('pat'))
+      const code = simulator.issuePhoneCode(user.openid, '13500000000')
+      const phone = await call(first.baseUrl, 'POST', '/wechat/phone', { skey, body: { code } })
+      expect(phone).toEqual({
+        status: 200,
+        body: { phoneNumber: '13500000000', purePhoneNumber: '13500000000', countryCode: '86' },
+      })
+      expect(await first.stop()).toBe(0)
+
+      const second = await startServer(env)
+      expect(await call(second.baseUrl, 'GET', '/wechat/session-key', { skey })).toEqual({
+        status: 200,
+        body: { valid: true },
+      })
+      const called = wechatCalls.slice(before)
+      expect(called.filter((path) => path.startsWith('/cgi-bin/'))).toEqual(['/cgi-bin/token'])
+      const output = first.child.stdout.text() + first.child.stderr.text() + second.child.stdout.text()
+      expect(output).not.toContain('sim-token')
     },
     TEST_TIMEOUT_MS,
   )
