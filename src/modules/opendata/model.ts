@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 
-/** base64 of up to ~48 KiB: room for any open-data payload, well under the 64 KiB body limit. */
+/** Base64 strings; the 64 KiB body limit caps encryptedData before this does. */
 const base64Field = (maxLength: number) => t.String({ minLength: 1, maxLength })
 
 export const OpenDataModel = {
