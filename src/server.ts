@@ -2,6 +2,7 @@ import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { type Clock, systemClock } from './libs/clock'
 import {
+  createApiDocs,
   createGuard,
   createHealthRoutes,
   createNoteStore,
@@ -33,10 +34,11 @@ export function createApp({
   sessions = createSessionStore(db),
 }: AppDependencies) {
   const guard = createGuard({ sessions, clock })
-  return new Elysia()
+  const api = new Elysia()
     .use(wxauth({ db, wechat, clock, sessionTtlSeconds: config.sessionTtlSeconds, sessions, guard }))
     .use(createNotesRoutes({ notes: createNoteStore(db), guard, clock }))
     .use(createHealthRoutes({ db }))
+  return api.use(createApiDocs(api))
 }
 
 export type App = ReturnType<typeof createApp>

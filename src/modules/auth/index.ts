@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, systemClock } from '../../libs/clock'
 import { errors } from '../../libs/errors'
+import { routeDoc } from '../../libs/openapi'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard, type Guard } from '../sessions'
 import { createSessionStore, type SessionStore } from '../sessions/service'
@@ -56,15 +57,39 @@ export function wxauth({
         const { skey, expiresAt, user } = await logins.login(body.code)
         return { skey, expiresAt: iso(expiresAt), user: toPublicUser(user) }
       },
-      { body: AuthModel.loginBody, response: { 200: AuthModel.loginResponse } },
+      {
+        body: AuthModel.loginBody,
+        response: { 200: AuthModel.loginResponse },
+        detail: routeDoc({
+          summary: 'Log in with a wx.login code',
+          description:
+            'Exchanges the code at jscode2session, upserts the user and starts a session. The same code within 5 minutes gets the same answer.',
+          tag: 'auth',
+          body: true,
+          errors: {
+            401: ['WECHAT_CODE_INVALID'],
+            403: ['WECHAT_USER_BLOCKED'],
+            429: ['WECHAT_RATE_LIMITED'],
+            502: ['WECHAT_UNAVAILABLE'],
+          },
+        }),
+      },
     )
     .get(
       '/auth/me',
       function me({ user, session }) {
         return { user: toPublicUser(user), expiresAt: iso(session.expiresAt) }
       },
-      // No runtime response check here: it would cost more than the whole skey check (see BENCHMARKS.md).
-      { auth: true },
+      {
+        auth: true,
+        // No runtime response check here: it would cost more than the whole skey check (see BENCHMARKS.md).
+        detail: routeDoc({
+          summary: 'The user and expiry of this skey',
+          tag: 'auth',
+          auth: true,
+          success: { 200: { description: 'the session is live', schema: AuthModel.meResponse } },
+        }),
+      },
     )
     .post(
       '/auth/logout',
@@ -72,7 +97,16 @@ export function wxauth({
         sessions.delete(session.tokenHash)
         set.status = 204
       },
-      { auth: true },
+      {
+        auth: true,
+        detail: routeDoc({
+          summary: 'End this session',
+          description: "Only this skey ends; the user's other sessions live on.",
+          tag: 'auth',
+          auth: true,
+          success: { 204: { description: 'the skey is dead' } },
+        }),
+      },
     )
     .use(createOpenDataRoutes({ sessions, guard, wechat, tokens }))
 }

@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../../libs/errors'
+import { routeDoc } from '../../libs/openapi'
 
 /** GET /healthz: 200 after a real read of the schema, 503 when the database does not answer. */
 export function createHealthRoutes({ db }: { db: Database }) {
@@ -16,6 +17,13 @@ export function createHealthRoutes({ db }: { db: Database }) {
       }
       return { status: 'ok' as const }
     },
-    { response: { 200: t.Object({ status: t.Literal('ok') }) } },
+    {
+      response: { 200: t.Object({ status: t.Literal('ok') }) },
+      detail: routeDoc({
+        summary: 'Liveness and database check',
+        tag: 'health',
+        errors: { 503: ['UNHEALTHY'] },
+      }),
+    },
   )
 }

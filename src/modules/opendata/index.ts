@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { AppError } from '../../libs/errors'
+import { routeDoc } from '../../libs/openapi'
 import type { Guard } from '../sessions'
 import type { Session } from '../sessions/model'
 import type { SessionStore } from '../sessions/service'
@@ -31,6 +32,15 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
       auth: true,
       body: OpenDataModel.decryptBody,
       response: { 200: OpenDataModel.decryptResponse },
+      detail: routeDoc({
+        summary: "Decrypt encryptedData with this session's session_key",
+        description:
+          'AES-128-CBC, PKCS#7; the watermark must carry our appid. DECRYPT_FAILED usually means the data was encrypted under another session_key: log in again, then fetch the data again.',
+        tag: 'wechat',
+        auth: true,
+        body: true,
+        errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'] },
+      }),
     })
     .post(
       '/verify',
@@ -38,13 +48,37 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
         valid: true as const,
         data: verifyRawData(body.rawData, body.signature, sessionKeyOf(session)),
       }),
-      { auth: true, body: OpenDataModel.verifyBody, response: { 200: OpenDataModel.verifyResponse } },
+      {
+        auth: true,
+        body: OpenDataModel.verifyBody,
+        response: { 200: OpenDataModel.verifyResponse },
+        detail: routeDoc({
+          summary: 'Check a rawData signature',
+          description: 'sha1(rawData + session_key) as lowercase hex, compared in constant time.',
+          tag: 'wechat',
+          auth: true,
+          body: true,
+          errors: { 400: ['SIGNATURE_INVALID'] },
+        }),
+      },
     )
     .post(
       '/phone',
       // The number is returned, never stored.
       ({ body, user }) => tokens.withToken((token) => wechat.getPhoneNumber(token, body.code, user.openid)),
-      { auth: true, body: OpenDataModel.phoneBody, response: { 200: OpenDataModel.phoneResponse } },
+      {
+        auth: true,
+        body: OpenDataModel.phoneBody,
+        response: { 200: OpenDataModel.phoneResponse },
+        detail: routeDoc({
+          summary: "The user's phone number for a getPhoneNumber code",
+          description: 'Returned, never stored.',
+          tag: 'wechat',
+          auth: true,
+          body: true,
+          errors: { 400: ['PHONE_CODE_INVALID'], 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
+        }),
+      },
     )
     .get(
       '/session-key',
@@ -52,6 +86,15 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
         const sessionKey = sessionKeyOf(session)
         return { valid: await tokens.withToken((token) => wechat.checkSessionKey(token, user.openid, sessionKey)) }
       },
-      { auth: true, response: { 200: OpenDataModel.sessionKeyResponse } },
+      {
+        auth: true,
+        response: { 200: OpenDataModel.sessionKeyResponse },
+        detail: routeDoc({
+          summary: "Is this session's session_key still the user's current one?",
+          tag: 'wechat',
+          auth: true,
+          errors: { 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
+        }),
+      },
     )
 }

@@ -1,0 +1,86 @@
+import { type TSchema, t } from 'elysia'
+import type { DocumentDecoration } from 'elysia/types'
+
+type Responses = NonNullable<DocumentDecoration['responses']>
+type MediaType = NonNullable<Exclude<Responses[string], { $ref: string }>['content']>[string]
+type OpenApiSchema = NonNullable<MediaType['schema']>
+
+/** TypeBox schemas are JSON Schema already; a JSON round trip drops their symbols. */
+export function toJsonSchema(schema: TSchema): OpenApiSchema {
+  return JSON.parse(JSON.stringify(schema)) as OpenApiSchema
+}
+
+const jsonContent = (schema: TSchema) => ({ 'application/json': { schema: toJsonSchema(schema) } })
+
+/** Error codes a route can answer, by HTTP status. */
+export type ErrorCodes = Partial<Record<number, readonly string[]>>
+
+export interface RouteDocOptions {
+  summary: string
+  description?: string
+  tag: string
+  /** Needs an skey: adds the security requirement and the 401s of the guard. */
+  auth?: boolean
+  /** Reads a JSON body: adds 400 VALIDATION and 413 PAYLOAD_TOO_LARGE. */
+  body?: boolean
+  errors?: ErrorCodes
+  /** Success responses the route has no runtime `response` schema for (e.g. a 204). */
+  success?: Record<number, { description: string; schema?: TSchema }>
+}
+
+export const SECURITY_SCHEMES = {
+  skey: { type: 'apiKey', in: 'header', name: 'skey', description: 'the skey from POST /auth/login' },
+  bearer: { type: 'http', scheme: 'bearer', description: 'the skey as Authorization: Bearer <skey>' },
+} as const
+
+const AUTH_ERRORS: ErrorCodes = { 401: ['SKEY_MISSING', 'SKEY_INVALID'] }
+const BODY_ERRORS: ErrorCodes = { 400: ['VALIDATION'], 413: ['PAYLOAD_TOO_LARGE'] }
+const ALWAYS: ErrorCodes = { 500: ['INTERNAL'] }
+
+function mergeErrorCodes(...lists: ErrorCodes[]): Map<number, string[]> {
+  const merged = new Map<number, string[]>()
+  for (const list of lists) {
+    for (const [status, codes] of Object.entries(list)) {
+      const known = merged.get(Number(status)) ?? []
+      merged.set(Number(status), [...new Set([...known, ...(codes ?? [])])])
+    }
+  }
+  return merged
+}
+
+/** The `{ code, msg }` body, `code` limited to the listed values. */
+function errorResponse(codes: string[]) {
+  const schema = t.Object({
+    code: t.Union(codes.map((code) => t.Literal(code))),
+    msg: t.String({ description: 'for humans; switch on code' }),
+    errcode: t.Optional(t.Integer({ description: "WeChat's errcode, when WeChat gave one" })),
+  })
+  return { description: codes.join(', '), content: jsonContent(schema) }
+}
+
+/** A route's `detail`: summary, tag, security and every error response with its codes. */
+export function routeDoc({
+  summary,
+  description,
+  tag,
+  auth,
+  body,
+  errors = {},
+  success = {},
+}: RouteDocOptions): DocumentDecoration {
+  const responses: NonNullable<DocumentDecoration['responses']> = {}
+  for (const [status, { description: text, schema }] of Object.entries(success)) {
+    responses[status] = schema
+      ? { description: text, content: { 'application/json': { schema } } }
+      : { description: text }
+  }
+  const codes = mergeErrorCodes(auth ? AUTH_ERRORS : {}, body ? BODY_ERRORS : {}, errors, ALWAYS)
+  for (const [status, list] of codes) responses[String(status)] = errorResponse(list)
+  return {
+    summary,
+    description,
+    tags: [tag],
+    ...(auth ? { security: [{ skey: [] }, { bearer: [] }] } : {}),
+    responses,
+  }
+}

@@ -1,0 +1,68 @@
+import { openapi, toOpenAPISchema } from '@elysiajs/openapi'
+import type { AnyElysia } from 'elysia'
+import packageJson from '../../../package.json'
+import { SECURITY_SCHEMES } from '../../libs/openapi'
+
+type JsonObject = Record<string, unknown>
+
+interface RouteInfo {
+  method: string
+  path: string
+  hooks?: { body?: unknown; detail?: { responses?: JsonObject } }
+}
+
+/** Elysia's `:id` becomes OpenAPI's `{id}`. */
+export const toOpenApiPath = (path: string) => path.replace(/:([^/]+)/g, '{$1}')
+
+/**
+ * TypeBox schemas carry symbols; the document wants plain JSON. Elysia's t.Integer also accepts a
+ * numeric string on input and shows up as `anyOf: [string, integer]`: documented here as the integer it is.
+ */
+function plainJson(value: unknown): JsonObject {
+  return JSON.parse(JSON.stringify(value), (_key, node: unknown) => {
+    const anyOf = (node as { anyOf?: JsonObject[] } | null)?.anyOf
+    const integer = anyOf?.length === 2 && anyOf[0]?.format === 'integer' ? anyOf[1] : undefined
+    return integer?.type === 'integer' ? integer : node
+  }) as JsonObject
+}
+
+/**
+ * The generator replaces a route's documented responses with its runtime response schemas, and
+ * emits no request schema when a global parser is installed (our body limit). Put both back.
+ */
+function completeOperation(operation: JsonObject, route: RouteInfo): void {
+  operation.responses = plainJson({ ...(operation.responses as JsonObject), ...route.hooks?.detail?.responses })
+  if (operation.parameters) operation.parameters = plainJson({ list: operation.parameters }).list
+  const requestBody = operation.requestBody as { content?: JsonObject } | undefined
+  if (requestBody && route.hooks?.body) {
+    requestBody.content = { 'application/json': { schema: plainJson(route.hooks.body) } }
+  }
+}
+
+/** The OpenAPI document of every route `api` serves: UI at /openapi, JSON at /openapi/json. */
+export function createApiDocs(api: AnyElysia) {
+  const { paths, components } = toOpenAPISchema(api)
+  const byPath = paths as Record<string, Record<string, JsonObject>>
+  for (const route of api.routes as RouteInfo[]) {
+    const operation = byPath[toOpenApiPath(route.path)]?.[route.method.toLowerCase()]
+    if (operation) completeOperation(operation, route)
+  }
+  return openapi({
+    documentation: {
+      info: {
+        title: 'wxauth',
+        version: packageJson.version,
+        description:
+          'Login server for WeChat Mini Programs: wx.login code → user → skey. Every error is `{ code, msg }`.',
+      },
+      tags: [
+        { name: 'auth', description: 'log in, who am I, log out' },
+        { name: 'wechat', description: "open data with the session's session_key" },
+        { name: 'notes', description: 'the example protected resource' },
+        { name: 'health', description: 'for load balancers' },
+      ],
+      paths: byPath,
+      components: { schemas: components.schemas, securitySchemes: SECURITY_SCHEMES },
+    },
+  })
+}
