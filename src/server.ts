@@ -2,6 +2,7 @@ import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { type Clock, systemClock } from './libs/clock'
 import {
+  type Config,
   createApiDocs,
   createGuard,
   createHealthRoutes,
@@ -12,6 +13,7 @@ import {
   type WechatClient,
   wxauth,
 } from './modules'
+import { DEFAULT_SESSION_TTL_SECONDS } from './modules/auth/model'
 
 export { AppError } from './libs/errors'
 export * from './modules'
@@ -20,7 +22,9 @@ export interface AppDependencies {
   db: Database
   wechat: WechatClient
   clock?: Clock
-  config?: { sessionTtlSeconds?: number }
+  config?: Partial<
+    Pick<Config, 'sessionTtlSeconds' | 'sessionSliding' | 'maxSessionsPerUser' | 'loginRateLimit' | 'trustProxy'>
+  >
   /** Share the store with the sweeper; built from `db` when absent. */
   sessions?: SessionStore
 }
@@ -33,9 +37,17 @@ export function createApp({
   config = {},
   sessions = createSessionStore(db),
 }: AppDependencies) {
-  const guard = createGuard({ sessions, clock })
+  const sessionTtlSeconds = config.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS
+  const guard = createGuard({
+    sessions,
+    clock,
+    slidingTtlSeconds: config.sessionSliding ? sessionTtlSeconds : undefined,
+  })
+  const { maxSessionsPerUser, loginRateLimit, trustProxy } = config
   const api = new Elysia()
-    .use(wxauth({ db, wechat, clock, sessionTtlSeconds: config.sessionTtlSeconds, sessions, guard }))
+    .use(
+      wxauth({ db, wechat, clock, sessions, guard, sessionTtlSeconds, maxSessionsPerUser, loginRateLimit, trustProxy }),
+    )
     .use(createNotesRoutes({ notes: createNoteStore(db), guard, clock }))
     .use(createHealthRoutes({ db }))
   return api.use(createApiDocs(api))

@@ -10,7 +10,12 @@ import { manualClock, simulatedWechat } from '../helpers'
 const TTL_SECONDS = 60
 const clock = manualClock()
 const { simulator, wechat } = simulatedWechat()
-const app = createApp({ db: openDatabase(':memory:'), wechat, clock, config: { sessionTtlSeconds: TTL_SECONDS } })
+const app = createApp({
+  db: openDatabase(':memory:'),
+  wechat,
+  clock,
+  config: { sessionTtlSeconds: TTL_SECONDS, loginRateLimit: 0 },
+})
 let baseUrl = ''
 
 beforeAll(() => {

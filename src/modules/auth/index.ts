@@ -2,15 +2,21 @@ import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, systemClock } from '../../libs/clock'
-import { errors } from '../../libs/errors'
+import { AppError, errors } from '../../libs/errors'
 import { routeDoc } from '../../libs/openapi'
+import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard, type Guard } from '../sessions'
 import { createSessionStore, type SessionStore } from '../sessions/service'
 import { type AccessTokenManager, createAccessTokenManager } from '../tokens/service'
 import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
-import { AuthModel, DEFAULT_SESSION_TTL_SECONDS } from './model'
+import {
+  AuthModel,
+  DEFAULT_LOGIN_RATE_LIMIT,
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  DEFAULT_SESSION_TTL_SECONDS,
+} from './model'
 import { createLoginService } from './service'
 
 export interface WxauthOptions {
@@ -19,6 +25,12 @@ export interface WxauthOptions {
   wechat: WechatClient
   clock?: Clock
   sessionTtlSeconds?: number
+  /** A login beyond this many sessions of one user ends the oldest. Default 10. */
+  maxSessionsPerUser?: number
+  /** Logins per minute per client IP (0: no limit). Default 20. */
+  loginRateLimit?: number
+  /** Believe X-Forwarded-For (only behind a reverse proxy you run). Default false. */
+  trustProxy?: boolean
   /** Share one store and guard with other modules; built from `db` when absent. */
   sessions?: SessionStore
   guard?: Guard
@@ -37,6 +49,9 @@ export function wxauth({
   wechat,
   clock = systemClock,
   sessionTtlSeconds = DEFAULT_SESSION_TTL_SECONDS,
+  maxSessionsPerUser = DEFAULT_MAX_SESSIONS_PER_USER,
+  loginRateLimit = DEFAULT_LOGIN_RATE_LIMIT,
+  trustProxy = false,
   ...shared
 }: WxauthOptions) {
   if (!Number.isSafeInteger(sessionTtlSeconds) || sessionTtlSeconds < 1) {
@@ -44,7 +59,8 @@ export function wxauth({
   }
   const sessions = shared.sessions ?? createSessionStore(db)
   const guard = shared.guard ?? createGuard({ sessions, clock })
-  const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds })
+  const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds, maxSessionsPerUser })
+  const limiter = loginRateLimit > 0 ? createRateLimiter(loginRateLimit) : null
   const tokens = shared.tokens ?? createAccessTokenManager({ db, wechat, clock })
 
   return new Elysia()
@@ -60,6 +76,16 @@ export function wxauth({
       {
         body: AuthModel.loginBody,
         response: { 200: AuthModel.loginResponse },
+        beforeHandle: function limitLoginsPerIp({ request, server, set }) {
+          const waitMs = limiter?.take(clientAddress(request, server, trustProxy), clock()) ?? 0
+          if (waitMs === 0) return
+          set.headers['retry-after'] = String(Math.ceil(waitMs / 1000))
+          throw new AppError(
+            429,
+            'RATE_LIMITED',
+            'too many logins from this address; retry after the Retry-After seconds',
+          )
+        },
         detail: routeDoc({
           summary: 'Log in with a wx.login code',
           description:
@@ -69,7 +95,7 @@ export function wxauth({
           errors: {
             401: ['WECHAT_CODE_INVALID'],
             403: ['WECHAT_USER_BLOCKED'],
-            429: ['WECHAT_RATE_LIMITED'],
+            429: ['RATE_LIMITED', 'WECHAT_RATE_LIMITED'],
             502: ['WECHAT_UNAVAILABLE'],
           },
         }),
@@ -105,6 +131,23 @@ export function wxauth({
           tag: 'auth',
           auth: true,
           success: { 204: { description: 'the skey is dead' } },
+        }),
+      },
+    )
+    .post(
+      '/auth/logout-all',
+      function logoutEverywhere({ user, set }) {
+        sessions.deleteForUser(user.id)
+        set.status = 204
+      },
+      {
+        auth: true,
+        detail: routeDoc({
+          summary: 'End every session of this user',
+          description: 'Every skey of the user stops working at once, on every device.',
+          tag: 'auth',
+          auth: true,
+          success: { 204: { description: 'all sessions ended' } },
         }),
       },
     )

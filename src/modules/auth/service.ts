@@ -17,6 +17,8 @@ export interface LoginServiceOptions {
   wechat: WechatClient
   clock: Clock
   sessionTtlSeconds: number
+  /** A login beyond this many live sessions of one user ends the oldest. */
+  maxSessionsPerUser: number
 }
 
 interface RememberedLogin {
@@ -29,13 +31,21 @@ interface RememberedLogin {
  * concurrent calls share one jscode2session request, repeats get the same skey.
  * Answers live in memory only.
  */
-export function createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds }: LoginServiceOptions) {
+export function createLoginService({
+  db,
+  sessions,
+  wechat,
+  clock,
+  sessionTtlSeconds,
+  maxSessionsPerUser,
+}: LoginServiceOptions) {
   const { users } = sessions
   const remembered = new Map<string, RememberedLogin>()
 
   const saveLogin = db.transaction((openid: string, unionid: string | null, sessionKey: string, nowMs: number) => {
     const user = users.upsert(openid, unionid, nowMs)
     const session = sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
+    sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
     return { skey: session.token, expiresAt: session.expiresAt, user }
   })
 

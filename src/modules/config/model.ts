@@ -15,7 +15,17 @@ export interface Config {
   }
   sessionTtlSeconds: number
   sweepIntervalSeconds: number
+  sessionSliding: boolean
+  maxSessionsPerUser: number
+  /** Logins per minute per client IP; 0 turns the limit off. */
+  loginRateLimit: number
+  trustProxy: boolean
+  logLevel: LogLevel
+  metrics: boolean
 }
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export const DEFAULTS = {
   PORT: 3000,
@@ -26,6 +36,12 @@ export const DEFAULTS = {
   WECHAT_TOKEN_API: 'stable',
   SESSION_TTL: 7200,
   SWEEP_INTERVAL: 60,
+  SESSION_SLIDING: false,
+  MAX_SESSIONS_PER_USER: 10,
+  LOGIN_RATE_LIMIT: 20,
+  TRUST_PROXY: false,
+  LOG_LEVEL: 'info',
+  METRICS: false,
 } as const
 
 /** Credentials `bun run dev` uses with the built-in simulator; never valid at WeChat. */

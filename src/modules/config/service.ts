@@ -1,4 +1,4 @@
-import { type Config, DEFAULTS, type Mode, SIMULATOR_CREDENTIALS } from './model'
+import { type Config, DEFAULTS, LOG_LEVELS, type Mode, SIMULATOR_CREDENTIALS } from './model'
 
 export type Env = Record<string, string | undefined>
 
@@ -30,6 +30,14 @@ function readChoice<T extends string>(env: Env, name: string, choices: readonly 
   const choice = choices.find((candidate) => candidate === raw)
   if (choice === undefined) throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`)
   return choice
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
 }
 
 function readApiBase(env: Env): string {
@@ -65,5 +73,11 @@ export function readConfig(env: Env, mode: Mode): Config {
     },
     sessionTtlSeconds: readInteger(env, 'SESSION_TTL', DEFAULTS.SESSION_TTL, 1, 365 * DAY_SECONDS),
     sweepIntervalSeconds: readInteger(env, 'SWEEP_INTERVAL', DEFAULTS.SWEEP_INTERVAL, 1, DAY_SECONDS),
+    sessionSliding: readBoolean(env, 'SESSION_SLIDING', DEFAULTS.SESSION_SLIDING),
+    maxSessionsPerUser: readInteger(env, 'MAX_SESSIONS_PER_USER', DEFAULTS.MAX_SESSIONS_PER_USER, 1, 10_000),
+    loginRateLimit: readInteger(env, 'LOGIN_RATE_LIMIT', DEFAULTS.LOGIN_RATE_LIMIT, 0, 1_000_000),
+    trustProxy: readBoolean(env, 'TRUST_PROXY', DEFAULTS.TRUST_PROXY),
+    logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, DEFAULTS.LOG_LEVEL),
+    metrics: readBoolean(env, 'METRICS', DEFAULTS.METRICS),
   }
 }

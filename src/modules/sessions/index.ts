@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import type { Clock } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
+import type { SessionWithUser } from './model'
 import type { SessionStore } from './service'
 
 let guardsCreated = 0
@@ -8,6 +9,8 @@ let guardsCreated = 0
 export interface GuardOptions {
   sessions: SessionStore
   clock: Clock
+  /** Sliding sessions: a request in the second half of a session's life renews it for this long. */
+  slidingTtlSeconds?: number
 }
 
 const BEARER_PREFIX = 'bearer '
@@ -29,16 +32,24 @@ export function readSkey(headers: Headers): string | null {
  * The one skey check. Routes opt in with `{ auth: true }` and receive `user` and `session`.
  * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID.
  */
-export function createGuard({ sessions, clock }: GuardOptions) {
+export function createGuard({ sessions, clock, slidingTtlSeconds }: GuardOptions) {
+  const ttlMs = (slidingTtlSeconds ?? 0) * 1000
+  /** At most one write per session per half-TTL: only a session past its half-life is renewed. */
+  function slide(found: SessionWithUser, nowMs: number): SessionWithUser {
+    if (ttlMs === 0 || found.session.expiresAt - nowMs >= ttlMs / 2) return found
+    return { user: found.user, session: sessions.extend(found.session, nowMs + ttlMs) }
+  }
+
   return new Elysia({ name: 'wxauth.guard', seed: ++guardsCreated }).macro({
     auth: {
       resolve: function resolveSession({ request }) {
         const skey = readSkey(request.headers)
         if (!skey)
           throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
-        const found = sessions.validate(skey, clock())
+        const nowMs = clock()
+        const found = sessions.validate(skey, nowMs)
         if (!found) throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
-        return found
+        return slide(found, nowMs)
       },
     },
   })

@@ -44,10 +44,16 @@ export interface NewSession {
 export interface SessionStore {
   readonly users: UserStore
   /** Stores a new session and returns its token; call inside the login transaction. */
-  create(input: NewSession): { token: string; expiresAt: number }
+  create(input: NewSession): { token: string; tokenHash: Uint8Array; expiresAt: number }
   /** The live session and its user, or null when unknown, malformed or expired. */
   validate(token: string, nowMs: number): SessionWithUser | null
   delete(tokenHash: Uint8Array): void
+  /** Ends every session of the user; returns how many. */
+  deleteForUser(userId: number): number
+  /** Ends the user's oldest sessions so that at most `keep` remain, never `newest`. Returns how many went. */
+  trimForUser(userId: number, keep: number, newest: Uint8Array): number
+  /** Moves a live session's expiry (sliding sessions); returns the updated session. */
+  extend(session: Session, expiresAt: number): Session
   /** Deletes at most `limit` expired sessions; returns how many went. */
   deleteExpired(nowMs: number, limit: number): number
   sessionKeyOf(tokenHash: Uint8Array): string | null
@@ -74,6 +80,14 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
   )
   const select = db.query<SessionRow, [Uint8Array]>('SELECT user_id, expires_at FROM sessions WHERE token_hash = ?')
   const remove = db.query<null, [Uint8Array]>('DELETE FROM sessions WHERE token_hash = ?')
+  const hashesOfUser = db.query<{ token_hash: Uint8Array }, [number]>(
+    'SELECT token_hash FROM sessions WHERE user_id = ?',
+  )
+  const oldestBeyond = db.query<{ token_hash: Uint8Array }, [number, Uint8Array, number]>(
+    `SELECT token_hash FROM sessions WHERE user_id = ? AND token_hash != ?
+     ORDER BY created_at DESC LIMIT -1 OFFSET ?`,
+  )
+  const setExpiry = db.query<null, [number, Uint8Array]>('UPDATE sessions SET expires_at = ? WHERE token_hash = ?')
   const removeExpired = db.query<null, [number, number]>(
     `DELETE FROM sessions WHERE token_hash IN
        (SELECT token_hash FROM sessions WHERE expires_at <= ? LIMIT ?)`,
@@ -81,6 +95,11 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
   const sessionKey = db.query<{ session_key: string }, [Uint8Array]>(
     'SELECT session_key FROM sessions WHERE token_hash = ?',
   )
+
+  function deleteSession(tokenHash: Uint8Array): void {
+    remove.run(tokenHash)
+    cache.delete(cacheKey(tokenHash))
+  }
 
   function load(tokenHash: Uint8Array, key: string): Session | null {
     const row = select.get(tokenHash)
@@ -95,8 +114,9 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
     create({ userId, sessionKey, nowMs, ttlSeconds }) {
       const token = generateSessionToken()
       const expiresAt = nowMs + ttlSeconds * 1000
-      insert.run(hashSessionToken(token), userId, sessionKey, nowMs, expiresAt)
-      return { token, expiresAt }
+      const tokenHash = hashSessionToken(token)
+      insert.run(tokenHash, userId, sessionKey, nowMs, expiresAt)
+      return { token, tokenHash, expiresAt }
     },
     validate(token, nowMs) {
       if (!isWellFormedToken(token)) return null
@@ -115,9 +135,22 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
       const user = users.byId(session.userId)
       return user ? { session, user } : null
     },
-    delete(tokenHash) {
-      remove.run(tokenHash)
-      cache.delete(cacheKey(tokenHash))
+    delete: deleteSession,
+    deleteForUser(userId) {
+      const hashes = hashesOfUser.all(userId)
+      for (const { token_hash } of hashes) deleteSession(token_hash)
+      return hashes.length
+    },
+    trimForUser(userId, keep, newest) {
+      const surplus = oldestBeyond.all(userId, newest, Math.max(0, keep - 1))
+      for (const { token_hash } of surplus) deleteSession(token_hash)
+      return surplus.length
+    },
+    extend(session, expiresAt) {
+      setExpiry.run(expiresAt, session.tokenHash)
+      const extended = { ...session, expiresAt }
+      cache.set(cacheKey(session.tokenHash), extended)
+      return extended
     },
     deleteExpired(nowMs, limit) {
       return removeExpired.run(nowMs, limit).changes

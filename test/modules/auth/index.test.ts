@@ -120,7 +120,7 @@ describe('POST /auth/login', () => {
   })
 
   test('100 parallel logins of one openid make exactly one user row', async () => {
-    const ctx = testApp()
+    const ctx = testApp({ maxSessionsPerUser: 1000 })
     const responses = await Promise.all(
       Array.from({ length: 100 }, () =>
         ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('crowd') })),
@@ -264,5 +264,130 @@ describe('embedding', () => {
     expect(await profile.json()).toEqual({ hello: simulator.openidFor('host') })
     expect((await app.handle(jsonRequest('GET', '/profile'))).status).toBe(401)
     expect(await (await app.handle(jsonRequest('GET', '/public'))).text()).toBe('open')
+  })
+})
+
+describe('session policy', () => {
+  test('MAX_SESSIONS_PER_USER: a login beyond the cap ends that user’s oldest session, nobody else’s', async () => {
+    const ctx = testApp({ maxSessionsPerUser: 3 })
+    const other = await login(ctx, 'bystander')
+    const skeys: string[] = []
+    for (let i = 0; i < 5; i++) {
+      skeys.push((await login(ctx, 'capped')).skey)
+      ctx.clock.advance(1000)
+    }
+    const statuses = await Promise.all(
+      skeys.map(async (skey) => (await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))).status),
+    )
+    expect(statuses).toEqual([401, 401, 200, 200, 200])
+    const bystander = await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey: other.skey }))
+    expect(bystander.status).toBe(200)
+  })
+
+  test('POST /auth/logout-all ends every session of the user at once, and only theirs', async () => {
+    const ctx = testApp()
+    const phone = await login(ctx, 'multi')
+    const laptop = await login(ctx, 'multi')
+    const someoneElse = await login(ctx, 'single')
+    const me = (skey: string) => ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))
+    expect((await me(laptop.skey)).status).toBe(200) // cached before the logout
+    const response = await ctx.app.handle(jsonRequest('POST', '/auth/logout-all', undefined, { skey: phone.skey }))
+    expect(response.status).toBe(204)
+    expect((await me(phone.skey)).status).toBe(401)
+    expect((await me(laptop.skey)).status).toBe(401)
+    expect((await me(someoneElse.skey)).status).toBe(200)
+    expect((await ctx.app.handle(jsonRequest('POST', '/auth/logout-all'))).status).toBe(401)
+  })
+
+  test('SESSION_SLIDING: renewed only past the half-life, one write per half-TTL', async () => {
+    const ttlSeconds = 100
+    const ctx = testApp({ sessionTtlSeconds: ttlSeconds, sessionSliding: true })
+    const { skey } = await login(ctx, 'slider')
+    const writes = () => ctx.db.query<{ n: number }, []>('SELECT total_changes() AS n').get()?.n ?? 0
+    const expiresAt = () => ctx.db.query<{ e: number }, []>('SELECT expires_at AS e FROM sessions').get()?.e
+    const me = async () => (await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))).status
+    const loginExpiry = expiresAt()
+    const before = writes()
+    ctx.clock.advance(40_000) // 60 s left: more than half
+    for (let i = 0; i < 5; i++) expect(await me()).toBe(200)
+    expect(writes()).toBe(before)
+    expect(expiresAt()).toBe(loginExpiry)
+    ctx.clock.advance(20_000) // 40 s left: past the half-life
+    for (let i = 0; i < 5; i++) expect(await me()).toBe(200)
+    expect(writes()).toBe(before + 1)
+    expect(expiresAt()).toBe(ctx.clock() + ttlSeconds * 1000)
+    ctx.clock.advance(90_000) // past the original expiry, within the renewed one
+    expect(await me()).toBe(200)
+    expect(writes()).toBe(before + 2)
+    ctx.clock.advance(ttlSeconds * 1000 + 1) // idle for a whole TTL: gone
+    expect(await me()).toBe(401)
+  })
+
+  test('without SESSION_SLIDING a busy session still ends at its expiry', async () => {
+    const ctx = testApp({ sessionTtlSeconds: 100 })
+    const { skey } = await login(ctx, 'fixed')
+    for (let t = 0; t < 100; t += 20) {
+      ctx.clock.advance(20_000 - 1)
+      expect((await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))).status).toBe(200)
+    }
+    ctx.clock.advance(100)
+    expect((await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))).status).toBe(401)
+  })
+})
+
+describe('login rate limit per client IP', () => {
+  async function serve(config: { loginRateLimit: number; trustProxy?: boolean }) {
+    const ctx = testApp(config)
+    ctx.app.listen({ port: 0, hostname: '127.0.0.1' })
+    const url = `http://127.0.0.1:${ctx.app.server?.port}/auth/login`
+    const attempt = (forwardedFor?: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
+        body: JSON.stringify({ code: ctx.simulator.issueCode('limited') }),
+      })
+    return { ctx, attempt, stop: () => ctx.app.stop(true) }
+  }
+
+  test('the 21st login in a minute from one address → 429 RATE_LIMITED with Retry-After, before WeChat is asked', async () => {
+    const { ctx, attempt, stop } = await serve({ loginRateLimit: 20 })
+    try {
+      for (let i = 0; i < 20; i++) expect((await attempt()).status).toBe(200)
+      const calls = ctx.upstreamCalls()
+      const limited = await attempt()
+      expect(limited.status).toBe(429)
+      expect(limited.headers.get('retry-after')).toBe('3')
+      expect(await limited.json()).toMatchObject({ code: 'RATE_LIMITED' })
+      expect(ctx.upstreamCalls()).toBe(calls)
+      ctx.clock.advance(3000)
+      expect((await attempt()).status).toBe(200)
+    } finally {
+      await stop()
+    }
+  })
+
+  test('without TRUST_PROXY, X-Forwarded-For is ignored: spoofed addresses share the socket’s limit', async () => {
+    const { attempt, stop } = await serve({ loginRateLimit: 2 })
+    try {
+      expect((await attempt('10.0.0.1')).status).toBe(200)
+      expect((await attempt('10.0.0.2')).status).toBe(200)
+      expect((await attempt('10.0.0.3')).status).toBe(429)
+    } finally {
+      await stop()
+    }
+  })
+
+  test('with TRUST_PROXY, the last X-Forwarded-For address is the client', async () => {
+    const { attempt, stop } = await serve({ loginRateLimit: 2, trustProxy: true })
+    try {
+      expect((await attempt('10.0.0.1')).status).toBe(200)
+      expect((await attempt('10.0.0.1')).status).toBe(200)
+      expect((await attempt('10.0.0.1')).status).toBe(429)
+      expect((await attempt('10.0.0.2')).status).toBe(200)
+      // A client-chosen first entry does not buy a fresh limit: the proxy appended the real address last.
+      expect((await attempt('1.2.3.4, 10.0.0.1')).status).toBe(429)
+    } finally {
+      await stop()
+    }
   })
 })

@@ -31,6 +31,7 @@ function setup(options: { upstreamDelayMs?: number } = {}) {
     wechat,
     clock,
     sessionTtlSeconds: 7200,
+    maxSessionsPerUser: 10,
   })
   return { logins, sessions, simulator, clock, calls: () => calls, failNextCall: () => (failNext = true) }
 }

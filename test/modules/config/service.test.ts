@@ -13,6 +13,12 @@ describe('readConfig', () => {
       wechat: { appid: 'wx1', secret: 's1', apiBase: 'https://api.weixin.qq.com', timeoutMs: 5000, tokenApi: 'stable' },
       sessionTtlSeconds: 7200,
       sweepIntervalSeconds: 60,
+      sessionSliding: false,
+      maxSessionsPerUser: 10,
+      loginRateLimit: 20,
+      trustProxy: false,
+      logLevel: 'info',
+      metrics: false,
     })
   })
 
@@ -28,6 +34,12 @@ describe('readConfig', () => {
         WECHAT_TOKEN_API: 'classic',
         SESSION_TTL: '60',
         SWEEP_INTERVAL: '5',
+        SESSION_SLIDING: 'true',
+        MAX_SESSIONS_PER_USER: '3',
+        LOGIN_RATE_LIMIT: '0',
+        TRUST_PROXY: '1',
+        LOG_LEVEL: 'warn',
+        METRICS: 'TRUE',
       },
       'start',
     )
@@ -39,6 +51,14 @@ describe('readConfig', () => {
     expect(config.wechat.tokenApi).toBe('classic')
     expect(config.sessionTtlSeconds).toBe(60)
     expect(config.sweepIntervalSeconds).toBe(5)
+    expect(config).toMatchObject({
+      sessionSliding: true,
+      maxSessionsPerUser: 3,
+      loginRateLimit: 0,
+      trustProxy: true,
+      logLevel: 'warn',
+      metrics: true,
+    })
   })
 
   test('names every missing credential in one message', () => {
@@ -67,6 +87,12 @@ describe('readConfig', () => {
     ['WECHAT_API_BASE', 'not a url'],
     ['WECHAT_API_BASE', 'ftp://example.com'],
     ['WECHAT_TOKEN_API', 'stabel'],
+    ['SESSION_SLIDING', 'yes please'],
+    ['MAX_SESSIONS_PER_USER', '0'],
+    ['LOGIN_RATE_LIMIT', '-1'],
+    ['TRUST_PROXY', 'maybe'],
+    ['LOG_LEVEL', 'verbose'],
+    ['METRICS', 'on'],
   ])('%s=%p is rejected with a message naming it', (name, value) => {
     let thrown: unknown
     try {
