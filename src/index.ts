@@ -1,4 +1,11 @@
+import { existsSync } from 'node:fs'
+import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
+import { type AdminCommand, type Command, parseCommand, runAdminCommand, UsageError } from './modules/admin/cli'
+import { USAGE } from './modules/admin/model'
+import { createAdminService } from './modules/admin/service'
+import { MIGRATIONS } from './modules/db/migrations'
+import { connectDatabase, schemaVersion } from './modules/db/service'
 import {
   type Config,
   ConfigError,
@@ -18,11 +25,9 @@ const DEV_BANNER = `
   │  Any code is accepted. NOT FOR PRODUCTION: use bun run start. │
   └──────────────────────────────────────────────────────────────┘`
 
-function parseMode(args: string[]): Mode {
-  const [command = 'start'] = args
-  if (command === 'dev' || command === 'start') return command
-  console.error(`wxauth: unknown command "${command}" (expected dev or start)`)
-  process.exit(2)
+/** Elysia keeps a ~5-minute cache timer alive; commands leave through here instead of waiting for it. */
+function exit(code: number): never {
+  process.exit(code)
 }
 
 function loadConfig(mode: Mode): Config {
@@ -31,7 +36,7 @@ function loadConfig(mode: Mode): Config {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(`wxauth: ${error.message}`)
-    process.exit(1)
+    exit(1)
   }
 }
 
@@ -41,7 +46,7 @@ function orExit<T>(step: () => T, what: string): T {
     return step()
   } catch (error) {
     console.error(`wxauth: ${what}: ${error instanceof Error ? error.message : String(error)}`)
-    process.exit(1)
+    exit(1)
   }
 }
 
@@ -53,8 +58,7 @@ function wechatFor(mode: Mode, config: Config) {
   return createWechatClient(config.wechat)
 }
 
-function main(): void {
-  const mode = parseMode(process.argv.slice(2))
+function serve(mode: Mode): void {
   const config = loadConfig(mode)
   if (mode === 'dev') console.warn(DEV_BANNER)
 
@@ -85,10 +89,62 @@ function main(): void {
     await app.stop()
     await sweeper.stop()
     db.close()
-    process.exit(0)
+    exit(0)
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
 }
 
-main()
+function migrateOnly(): never {
+  const { databasePath } = loadConfig('dev')
+  const db = orExit(() => openDatabase(databasePath), `cannot migrate DATABASE_PATH=${databasePath}`)
+  console.log(`wxauth: ${databasePath} is at schema version ${schemaVersion(db)}`)
+  db.close()
+  exit(0)
+}
+
+/** Admin commands work on the server's existing database, never create one, and never migrate it behind its back. */
+function runAdmin(command: AdminCommand): never {
+  const { databasePath } = loadConfig('dev')
+  if (databasePath !== ':memory:' && !existsSync(databasePath)) {
+    console.error(`wxauth: no database at ${databasePath}; start the server or run wxauth migrate first`)
+    exit(1)
+  }
+  const db = orExit(() => connectDatabase(databasePath), `cannot open DATABASE_PATH=${databasePath}`)
+  const version = schemaVersion(db)
+  if (version !== MIGRATIONS.length) {
+    const advice = version < MIGRATIONS.length ? 'run wxauth migrate first' : 'use a newer wxauth'
+    console.error(
+      `wxauth: ${databasePath} is at schema version ${version}, this wxauth expects ${MIGRATIONS.length}; ${advice}`,
+    )
+    exit(1)
+  }
+  const admin = createAdminService(db, databasePath)
+  const code = runAdminCommand(command, admin, Date.now(), { out: console.log, err: console.error })
+  db.close()
+  exit(code)
+}
+
+function main(args: string[]): void {
+  let command: Command
+  try {
+    command = parseCommand(args)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    console.error(`wxauth: ${error.message}\n\n${USAGE}`)
+    exit(2)
+  }
+  if (command.name === 'help') {
+    console.log(USAGE)
+    exit(0)
+  }
+  if (command.name === 'version') {
+    console.log(packageJson.version)
+    exit(0)
+  }
+  if (command.name === 'serve' || command.name === 'dev') serve(command.name === 'dev' ? 'dev' : 'start')
+  else if (command.name === 'migrate') migrateOnly()
+  else runAdmin(command)
+}
+
+main(process.argv.slice(2))

@@ -524,10 +524,10 @@ describe('configuration errors stop start-up with one line on stderr', () => {
   test(
     'an unknown command is refused',
     async () => {
-      const { code, lines } = await failingStart({}, ['serve'])
-      expect(code).not.toBe(0)
-      expect(lines).toHaveLength(1)
-      expect(lines[0]).toContain('serve')
+      const { code, lines } = await failingStart({}, ['serev'])
+      expect(code).toBe(2)
+      expect(lines[0]).toBe('wxauth: unknown command "serev"')
+      expect(lines).toContain('Usage:')
     },
     TEST_TIMEOUT_MS,
   )

@@ -9,9 +9,13 @@ function isInMemory(path: string): boolean {
   return path === ':memory:' || path === ''
 }
 
+export function schemaVersion(db: Database): number {
+  return db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version ?? 0
+}
+
 /** Brings the schema up to date; each step runs in its own transaction. */
 export function migrate(db: Database): number {
-  const current = db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version ?? 0
+  const current = schemaVersion(db)
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this wxauth (${MIGRATIONS.length})`)
   }

@@ -176,7 +176,7 @@ export interface SweeperOptions {
    * never waits on deletes or WAL checkpoints. `db` is the server's connection; its automatic
    * checkpoints move to the worker. Leave unset for `:memory:` databases.
    */
-  worker?: { db: Database; path: string }
+  worker?: { db: Database; path: string /** the worker's code; tests only */; url?: string }
   onSwept?: (deleted: number, elapsedMs: number) => void
   onError?: (error: unknown) => void
 }
@@ -211,14 +211,28 @@ export function startSweeper({
 }: SweeperOptions): Sweeper {
   let stopped = false
   let running: Promise<number> | null = null
-  const sweepWorker = worker ? startSweepWorker(worker.db, worker.path) : null
+  let sweepWorker = worker ? startSweepWorker(worker.db, worker.path, worker.url) : null
+
+  const sweepHere = (cutoff: number) =>
+    sweepInBatches(sessions, cutoff, batchRows, { stopped: () => stopped, between: yieldToEventLoop })
+
+  /** Sweeps in the worker; if the worker has failed, says so once and sweeps on this thread from then on. */
+  async function sweepInWorkerOrHere(cutoff: number): Promise<number> {
+    if (!sweepWorker) return sweepHere(cutoff)
+    try {
+      return await sweepWorker.sweep(cutoff, batchRows)
+    } catch (error) {
+      if (!sweepWorker.failed) throw error
+      onError(error)
+      await sweepWorker.close()
+      sweepWorker = null
+      return sweepHere(cutoff)
+    }
+  }
 
   async function sweepAll(): Promise<number> {
     const started = performance.now()
-    const cutoff = clock()
-    const deleted = sweepWorker
-      ? await sweepWorker.sweep(cutoff, batchRows)
-      : await sweepInBatches(sessions, cutoff, batchRows, { stopped: () => stopped, between: yieldToEventLoop })
+    const deleted = await sweepInWorkerOrHere(clock())
     onSwept?.(deleted, performance.now() - started)
     return deleted
   }

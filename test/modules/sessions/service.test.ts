@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FOREIGN_WRITE_POLL_MS } from '../../../src/modules/sessions/model'
+import { sweepWorkerUrl } from '../../../src/modules/sessions/sweep-worker-client'
 import {
   createSessionStore,
   createUserStore,
@@ -245,5 +246,43 @@ describe('sweeper in a worker thread', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  test('a worker that cannot start is reported once, and sweeping carries on in this thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-sweep-'))
+    try {
+      const path = join(dir, 'wxauth.db')
+      const db = openDatabase(path)
+      const sessions = createSessionStore(db)
+      const clock = manualClock(Date.now())
+      const user = sessions.users.upsert('o', null, clock())
+      for (let i = 0; i < 5; i++) sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+      clock.advance(1000)
+      const errors: string[] = []
+      const sweeper = startSweeper({
+        sessions,
+        intervalMs: 60_000,
+        clock,
+        worker: { db, path, url: join(dir, 'missing-worker.ts') },
+        onError: (error) => errors.push(String(error)),
+      })
+      expect(await sweeper.sweepNow()).toBe(5)
+      sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
+      clock.advance(1000)
+      expect(await sweeper.sweepNow()).toBe(1)
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toContain('sweep worker failed')
+      await sweeper.stop()
+      db.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('inside a compiled binary the worker is found under the virtual root', () => {
+    expect(sweepWorkerUrl('file:///$bunfs/root/wxauth')).toBe('./modules/sessions/sweep-worker.ts')
+    expect(sweepWorkerUrl('file:///srv/wxauth/src/modules/sessions/sweep-worker-client.ts')).toBe(
+      'file:///srv/wxauth/src/modules/sessions/sweep-worker.ts',
+    )
   })
 })

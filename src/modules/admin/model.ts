@@ -1,0 +1,38 @@
+export interface UserSummary {
+  id: number
+  openid: string
+  unionid: string | null
+  createdAt: string
+  lastLoginAt: string
+  liveSessions: number
+}
+
+export interface SessionSummary {
+  createdAt: string
+  expiresAt: string
+}
+
+export interface Stats {
+  users: number
+  liveSessions: number
+  expiredAwaitingSweep: number
+  databaseBytes: number
+}
+
+export const DEFAULT_USER_LIST_LIMIT = 50
+
+export const USAGE = `wxauth — login server for WeChat Mini Programs
+
+Usage:
+  wxauth [serve]                          run the server (WECHAT_APPID, WECHAT_SECRET required)
+  wxauth dev                              run the server on the built-in WeChat simulator
+  wxauth migrate                          apply database migrations and exit
+  wxauth users list [--limit N]           users, most recent login first, with live session counts
+  wxauth users show <openid>              one user and their live sessions
+  wxauth sessions revoke --user <openid>  end every session of one user now
+  wxauth sessions revoke --all            end every session now
+  wxauth stats                            users, live sessions, expired rows awaiting the sweep, database size
+  wxauth --help | --version
+
+Admin commands read DATABASE_PATH like the server and print aligned text; add --json for scripts.
+Sessions revoked while the server runs stop working within 100 ms.`

@@ -1,0 +1,127 @@
+/**
+ * The single binary: `bun run build` makes dist/wxauth, which is then run from an empty folder
+ * (nothing may be read from src/) against a temporary database and a mock WeChat on 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import packageJson from '../package.json'
+import { createWechatSimulator } from '../src/server'
+
+const ROOT = resolve(import.meta.dir, '..')
+const BINARY = join(ROOT, 'dist', 'wxauth')
+const simulator = createWechatSimulator({ appid: 'wxbin', secret: 'bin-secret' })
+let wechat: ReturnType<typeof Bun.serve>
+let workdir = ''
+
+beforeAll(async () => {
+  const build = Bun.spawn(['bun', 'run', 'build'], { cwd: ROOT, stdout: 'ignore', stderr: 'pipe' })
+  if ((await build.exited) !== 0) throw new Error(`bun run build failed:\n${await new Response(build.stderr).text()}`)
+  wechat = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: simulator.fetch })
+  workdir = mkdtempSync(join(tmpdir(), 'wxauth-binary-'))
+}, 120_000)
+
+afterAll(async () => {
+  await wechat?.stop(true)
+  rmSync(workdir, { recursive: true, force: true })
+})
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    DATABASE_PATH: join(workdir, 'data', 'wxauth.db'),
+    WECHAT_APPID: 'wxbin',
+    WECHAT_SECRET: 'bin-secret',
+    WECHAT_API_BASE: `http://127.0.0.1:${wechat.port}`,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...extra,
+  }
+}
+
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([BINARY, ...args], { cwd: workdir, env: env(), stdout: 'pipe', stderr: 'pipe' })
+  const [code, stdout, stderr] = await Promise.all([
+    proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ])
+  return { code, stdout, stderr }
+}
+
+async function startServer() {
+  const proc = Bun.spawn([BINARY, 'serve'], { cwd: workdir, env: env(), stdout: 'pipe', stderr: 'pipe' })
+  const reader = proc.stdout.getReader()
+  let output = ''
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read()
+    if (done) break
+    output += new TextDecoder().decode(value)
+    const url = /wxauth listening on (http:\/\/\S+)/.exec(output)?.[1]
+    if (url) return { proc, url }
+  }
+  proc.kill('SIGKILL')
+  throw new Error(`the binary did not start:\n${output}\n${await new Response(proc.stderr).text()}`)
+}
+
+describe('dist/wxauth', () => {
+  test('--version, --help; an unknown command prints usage on stderr and exits 2', async () => {
+    expect(await run('--version')).toEqual({ code: 0, stdout: `${packageJson.version}\n`, stderr: '' })
+    const help = await run('--help')
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('wxauth sessions revoke --all')
+    const bad = await run('frobnicate')
+    expect(bad.code).toBe(2)
+    expect(bad.stdout).toBe('')
+    expect(bad.stderr).toContain('unknown command "frobnicate"')
+    expect(bad.stderr).toContain('Usage:')
+    expect((await run('stats', '--verbose')).code).toBe(2)
+  })
+
+  test('admin commands refuse a database that does not exist yet; migrate creates it', async () => {
+    const missing = await run('stats')
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('no database at')
+    const migrated = await run('migrate')
+    expect(migrated.code).toBe(0)
+    expect(migrated.stdout).toContain('schema version')
+    expect(JSON.parse((await run('stats', '--json')).stdout)).toMatchObject({ users: 0, liveSessions: 0 })
+  })
+
+  test('serve: /healthz, login through the mock WeChat, admin commands beside it, SIGTERM exits 0', async () => {
+    const { proc, url } = await startServer()
+    try {
+      expect((await fetch(`${url}/healthz`)).status).toBe(200)
+      const login = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: simulator.issueCode('binny') }),
+      })
+      expect(login.status).toBe(200)
+      const { skey, user } = (await login.json()) as { skey: string; user: { openid: string } }
+      const me = () => fetch(`${url}/auth/me`, { headers: { skey } }).then((response) => response.status)
+      expect(await me()).toBe(200)
+
+      const listed = await run('users', 'list')
+      expect(listed.code).toBe(0)
+      expect(listed.stdout).toContain(user.openid)
+      const shown = JSON.parse((await run('users', 'show', user.openid, '--json')).stdout)
+      expect(shown.user.liveSessions).toBe(1)
+      const stats = JSON.parse((await run('stats', '--json')).stdout)
+      expect(stats).toMatchObject({ users: 1, liveSessions: 1, expiredAwaitingSweep: 0 })
+      expect(stats.databaseBytes).toBeGreaterThan(0)
+
+      const revoked = await run('sessions', 'revoke', '--user', user.openid)
+      expect(revoked).toMatchObject({ code: 0, stdout: `revoked 1 session of ${user.openid}\n` })
+      await Bun.sleep(250) // the running server notices another process's write within 100 ms
+      expect(await me()).toBe(401)
+      expect((await run('sessions', 'revoke', '--all', '--json')).stdout).toBe('{"revoked":0}\n')
+    } finally {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+})

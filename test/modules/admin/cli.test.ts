@@ -1,0 +1,141 @@
+import { describe, expect, test } from 'bun:test'
+import {
+  type AdminCommand,
+  formatTable,
+  parseCommand,
+  runAdminCommand,
+  UsageError,
+} from '../../../src/modules/admin/cli'
+import { createAdminService } from '../../../src/modules/admin/service'
+import { createSessionStore, openDatabase } from '../../../src/server'
+
+describe('parseCommand', () => {
+  test.each([
+    [[], { name: 'serve' }],
+    [['serve'], { name: 'serve' }],
+    [['start'], { name: 'serve' }],
+    [['dev'], { name: 'dev' }],
+    [['migrate'], { name: 'migrate' }],
+    [['--help'], { name: 'help' }],
+    [['users', 'list', '-h'], { name: 'help' }],
+    [['--version'], { name: 'version' }],
+    [['users', 'list'], { name: 'users list', limit: 50, json: false }],
+    [['users', 'list', '--limit', '5', '--json'], { name: 'users list', limit: 5, json: true }],
+    [['users', 'show', 'oABC'], { name: 'users show', openid: 'oABC', json: false }],
+    [['sessions', 'revoke', '--user', 'oABC'], { name: 'sessions revoke', openid: 'oABC', json: false }],
+    [['sessions', 'revoke', '--all', '--json'], { name: 'sessions revoke', openid: null, json: true }],
+    [['stats', '--json'], { name: 'stats', json: true }],
+  ])('%j', (args, expected) => {
+    expect(parseCommand(args)).toEqual(expected as ReturnType<typeof parseCommand>)
+  })
+
+  test.each([
+    [['serev'], 'unknown command'],
+    [['users'], 'unknown command'],
+    [['users', 'delete'], 'unknown command'],
+    [['stats', '--verbose'], 'unknown flag --verbose'],
+    [['serve', '--json'], '--json does not apply'],
+    [['users', 'list', '--limit'], '--limit needs a value'],
+    [['users', 'list', '--limit', '0'], '--limit must be'],
+    [['users', 'list', '--limit', 'ten'], '--limit must be'],
+    [['users', 'show'], 'needs an openid'],
+    [['users', 'show', 'a', 'b'], 'unexpected argument b'],
+    [['sessions', 'revoke'], 'exactly one'],
+    [['sessions', 'revoke', '--all', '--user', 'x'], 'exactly one'],
+    [['sessions', 'revoke', '--limit', '3', '--all'], '--limit does not apply'],
+  ])('%j → UsageError (%s)', (args, message) => {
+    expect(() => parseCommand(args)).toThrow(UsageError)
+    expect(() => parseCommand(args)).toThrow(message)
+  })
+})
+
+test('formatTable aligns columns under a header and shows null as -', () => {
+  expect(
+    formatTable(
+      [
+        { id: 1, name: 'a', note: null },
+        { id: 22, name: 'bbb', note: 'x' },
+      ],
+      ['id', 'name', 'note'],
+    ),
+  ).toBe('id  name  note\n1   a     -\n22  bbb   x')
+})
+
+describe('admin commands on a database', () => {
+  const NOW = Date.UTC(2026, 0, 1)
+
+  function seeded() {
+    const db = openDatabase(':memory:')
+    const sessions = createSessionStore(db)
+    const ann = sessions.users.upsert('o-ann', 'u-ann', NOW - 2000)
+    const bob = sessions.users.upsert('o-bob', null, NOW - 1000)
+    for (let i = 0; i < 3; i++) sessions.create({ userId: ann.id, sessionKey: 'k', nowMs: NOW, ttlSeconds: 60 })
+    sessions.create({ userId: bob.id, sessionKey: 'k', nowMs: NOW - 120_000, ttlSeconds: 60 }) // expired
+    const out: string[] = []
+    const err: string[] = []
+    const run = (args: string[]) =>
+      runAdminCommand(parseCommand(args) as AdminCommand, createAdminService(db, ':memory:'), NOW, {
+        out: (text) => out.push(text),
+        err: (text) => err.push(text),
+      })
+    return { db, out, err, run }
+  }
+
+  test('users list: newest login first, live session counts; --json for scripts', () => {
+    const { out, run } = seeded()
+    expect(run(['users', 'list'])).toBe(0)
+    const lines = (out[0] as string).split('\n')
+    expect(lines[0]).toMatch(/^id\s+openid\s+unionid\s+createdAt\s+lastLoginAt\s+liveSessions$/)
+    expect(lines[1]).toMatch(/^2\s+o-bob\s+-\s+\S+\s+\S+\s+0$/)
+    expect(lines[2]).toMatch(/^1\s+o-ann\s+u-ann\s+\S+\s+\S+\s+3$/)
+    expect(run(['users', 'list', '--limit', '1', '--json'])).toBe(0)
+    expect(JSON.parse(out[1] as string)).toEqual([
+      {
+        id: 2,
+        openid: 'o-bob',
+        unionid: null,
+        createdAt: new Date(NOW - 1000).toISOString(),
+        lastLoginAt: new Date(NOW - 1000).toISOString(),
+        liveSessions: 0,
+      },
+    ])
+  })
+
+  test('users show: the user and their live sessions; an unknown openid exits 1', () => {
+    const { out, err, run } = seeded()
+    expect(run(['users', 'show', 'o-ann', '--json'])).toBe(0)
+    const shown = JSON.parse(out[0] as string)
+    expect(shown.user).toMatchObject({ openid: 'o-ann', liveSessions: 3 })
+    expect(shown.sessions).toHaveLength(3)
+    expect(run(['users', 'show', 'o-ann'])).toBe(0)
+    expect(out[1]).toContain('live sessions:')
+    expect(run(['users', 'show', 'o-nobody'])).toBe(1)
+    expect(err).toEqual(['wxauth: no user with openid o-nobody'])
+  })
+
+  test('sessions revoke --user ends that user’s sessions; --all ends every one', () => {
+    const { db, out, err, run } = seeded()
+    const count = () => db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()?.n
+    expect(run(['sessions', 'revoke', '--user', 'o-ann'])).toBe(0)
+    expect(out[0]).toBe('revoked 3 sessions of o-ann')
+    expect(count()).toBe(1)
+    expect(run(['sessions', 'revoke', '--user', 'o-nobody'])).toBe(1)
+    expect(err[0]).toContain('no user')
+    expect(run(['sessions', 'revoke', '--all', '--json'])).toBe(0)
+    expect(JSON.parse(out[1] as string)).toEqual({ revoked: 1 })
+    expect(count()).toBe(0)
+  })
+
+  test('stats: users, live sessions, expired rows awaiting the sweep', () => {
+    const { out, run } = seeded()
+    expect(run(['stats', '--json'])).toBe(0)
+    expect(JSON.parse(out[0] as string)).toEqual({
+      users: 2,
+      liveSessions: 3,
+      expiredAwaitingSweep: 1,
+      databaseBytes: 0,
+    })
+    expect(run(['stats'])).toBe(0)
+    expect(out[1]).toContain('expired, awaiting the sweep  1')
+  })
+})
