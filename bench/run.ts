@@ -105,7 +105,7 @@ const serverEnv = (path: string, wechatUrl: string, extra: Record<string, string
   LOGIN_RATE_LIMIT: '0',
   ...extra,
 })
-const LISTENING = /wxauth listening on (http:\/\/\S+)/
+const LISTENING = /wxauth listening on (http:\/\/[^\s"]+)/
 
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -29,7 +29,7 @@ function startServer(databasePath: string) {
     let output = ''
     for await (const chunk of server.stdout) {
       output += decoder.decode(chunk)
-      const url = /wxauth listening on (http:\/\/\S+)/.exec(output)?.[1]
+      const url = /wxauth listening on (http:\/\/[^\s"]+)/.exec(output)?.[1]
       if (url) return url
     }
     throw new Error('the server exited before listening')

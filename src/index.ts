@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
+import { createLogger, setLogger } from './libs/log'
 import { type AdminCommand, type Command, parseCommand, runAdminCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
 import { createAdminService } from './modules/admin/service'
@@ -10,13 +11,16 @@ import {
   type Config,
   ConfigError,
   createApp,
+  createMetrics,
   createSessionStore,
   createWechatClient,
   createWechatSimulator,
+  type Metrics,
   type Mode,
   openDatabase,
   readConfig,
   startSweeper,
+  timedFetch,
 } from './server'
 
 const DEV_BANNER = `
@@ -50,21 +54,22 @@ function orExit<T>(step: () => T, what: string): T {
   }
 }
 
-function wechatFor(mode: Mode, config: Config) {
-  if (mode === 'dev') {
-    const simulator = createWechatSimulator(config.wechat)
-    return createWechatClient({ ...config.wechat, fetch: simulator.fetch })
-  }
-  return createWechatClient(config.wechat)
+function wechatFor(mode: Mode, config: Config, metrics: Metrics | undefined) {
+  const upstream = mode === 'dev' ? createWechatSimulator(config.wechat).fetch : globalThis.fetch
+  return createWechatClient({ ...config.wechat, fetch: metrics ? timedFetch(metrics, upstream) : upstream })
 }
 
 function serve(mode: Mode): void {
   const config = loadConfig(mode)
   if (mode === 'dev') console.warn(DEV_BANNER)
 
+  const logger = createLogger(config.logLevel)
+  setLogger(logger)
   const db = orExit(() => openDatabase(config.databasePath), `cannot open DATABASE_PATH=${config.databasePath}`)
   const sessions = createSessionStore(db)
-  const app = createApp({ db, wechat: wechatFor(mode, config), config, sessions })
+  const metrics = config.metrics ? createMetrics({ db, clock: systemClock }) : undefined
+  const wechat = wechatFor(mode, config, metrics)
+  const app = createApp({ db, wechat, config, sessions, logger, metrics })
   orExit(
     () => app.listen({ port: config.port, hostname: config.host, reusePort: false }),
     `cannot listen on ${config.host}:${config.port}`,
@@ -75,20 +80,24 @@ function serve(mode: Mode): void {
     clock: systemClock,
     worker: config.databasePath === ':memory:' ? undefined : { db, path: config.databasePath },
     onSwept: (deleted, elapsedMs) => {
-      if (deleted > 0) console.log(`wxauth: swept ${deleted} expired sessions in ${Math.round(elapsedMs)} ms`)
+      metrics?.sweep(deleted)
+      if (deleted > 0) logger.info(`swept ${deleted} expired sessions`, { deleted, durationMs: Math.round(elapsedMs) })
     },
-    onError: (error) => console.error('wxauth: sweep failed:', error instanceof Error ? error.message : error),
+    onError: (error) => logger.error('sweep failed', { error: error instanceof Error ? error.message : String(error) }),
   })
-  console.log(`wxauth listening on http://${app.server?.hostname}:${app.server?.port}`)
+  const url = `http://${app.server?.hostname}:${app.server?.port}`
+  logger.info(`wxauth listening on ${url}`, { url, mode, version: packageJson.version })
 
   let stopping = false
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return
     stopping = true
-    console.log(`wxauth: ${signal} received, finishing in-flight requests`)
+    logger.info(`${signal} received, finishing in-flight requests`, { signal })
     await app.stop()
     await sweeper.stop()
     db.close()
+    logger.info('stopped')
+    await logger.flush()
     exit(0)
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))

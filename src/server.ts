@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { type Clock, systemClock } from './libs/clock'
+import { createLogger, type Logger } from './libs/log'
 import {
   type Config,
   createApiDocs,
@@ -14,6 +15,8 @@ import {
   wxauth,
 } from './modules'
 import { DEFAULT_SESSION_TTL_SECONDS } from './modules/auth/model'
+import { createTelemetry } from './modules/telemetry'
+import { createMetrics, type Metrics } from './modules/telemetry/service'
 
 export { AppError } from './libs/errors'
 export * from './modules'
@@ -23,10 +26,23 @@ export interface AppDependencies {
   wechat: WechatClient
   clock?: Clock
   config?: Partial<
-    Pick<Config, 'sessionTtlSeconds' | 'sessionSliding' | 'maxSessionsPerUser' | 'loginRateLimit' | 'trustProxy'>
+    Pick<
+      Config,
+      | 'sessionTtlSeconds'
+      | 'sessionSliding'
+      | 'maxSessionsPerUser'
+      | 'loginRateLimit'
+      | 'trustProxy'
+      | 'logLevel'
+      | 'metrics'
+    >
   >
   /** Share the store with the sweeper; built from `db` when absent. */
   sessions?: SessionStore
+  /** Request log lines go here; by default JSON on stdout at `config.logLevel` (info). */
+  logger?: Logger
+  /** Share with the sweeper and the WeChat client; built when `config.metrics` is true. */
+  metrics?: Metrics
 }
 
 /** The whole HTTP app, bound to no port: the entry point listens, tests call `app.handle()`. */
@@ -36,6 +52,8 @@ export function createApp({
   clock = systemClock,
   config = {},
   sessions = createSessionStore(db),
+  logger = createLogger(config.logLevel),
+  metrics = config.metrics ? createMetrics({ db, clock }) : undefined,
 }: AppDependencies) {
   const sessionTtlSeconds = config.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS
   const guard = createGuard({
@@ -45,6 +63,7 @@ export function createApp({
   })
   const { maxSessionsPerUser, loginRateLimit, trustProxy } = config
   const api = new Elysia()
+    .use(createTelemetry({ logger, metrics }))
     .use(
       wxauth({ db, wechat, clock, sessions, guard, sessionTtlSeconds, maxSessionsPerUser, loginRateLimit, trustProxy }),
     )

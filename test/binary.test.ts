@@ -60,7 +60,7 @@ async function startServer() {
     const { value, done } = await reader.read()
     if (done) break
     output += new TextDecoder().decode(value)
-    const url = /wxauth listening on (http:\/\/\S+)/.exec(output)?.[1]
+    const url = /wxauth listening on (http:\/\/[^\s"]+)/.exec(output)?.[1]
     if (url) return { proc, url }
   }
   proc.kill('SIGKILL')

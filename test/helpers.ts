@@ -36,12 +36,12 @@ export function simulatedWechat() {
   }
 }
 
-/** A full app on :memory: wired to the simulator; counts upstream calls. No login rate limit unless asked. */
+/** A full app on :memory: wired to the simulator; counts upstream calls. No rate limit or logs unless asked. */
 export function testApp(config: NonNullable<Parameters<typeof createApp>[0]['config']> = {}) {
   const db = openDatabase(':memory:')
   const clock = manualClock()
   const { simulator, wechat, upstreamCalls, callsTo } = simulatedWechat()
-  const app = createApp({ db, wechat, clock, config: { loginRateLimit: 0, ...config } })
+  const app = createApp({ db, wechat, clock, config: { loginRateLimit: 0, logLevel: 'silent', ...config } })
   return { app, db, clock, simulator, upstreamCalls, callsTo }
 }
 

@@ -31,7 +31,7 @@ const CONFIG_VARS = [
   'SESSION_TTL',
   'SWEEP_INTERVAL',
 ]
-const LISTENING = /^wxauth listening on (http:\/\/\S+)$/m
+const LISTENING = /wxauth listening on (http:\/\/[^\s"]+)/
 
 const simulator = createWechatSimulator({ appid: APPID, secret: SECRET })
 let wechat: ReturnType<typeof Bun.serve>
@@ -357,6 +357,58 @@ describe('bun run start', () => {
     TEST_TIMEOUT_MS,
   )
 
+  test(
+    'a full scripted run at LOG_LEVEL=debug logs every request and no skey, session_key, secret, code or access_token',
+    async () => {
+      const server = await startServer(serverEnv({ LOG_LEVEL: 'debug', METRICS: 'true', SESSION_SLIDING: 'true' }))
+      const secrets: string[] = [SECRET]
+      const base = server.baseUrl
+      const codes = [simulator.issueCode('quiet'), simulator.issueCode('quiet')]
+      secrets.push(...codes)
+      const first = await login(base, codes[0] as string)
+      const second = await login(base, codes[1] as string)
+      const { skey } = second
+      secrets.push(first.skey, skey)
+      const sessionKey = simulator.sessionKeyFor(second.user.openid) as string
+      secrets.push(sessionKey)
+      expect((await call(base, 'GET', '/auth/me', { skey })).status).toBe(200)
+      expect(
+        (await fetch(`${base}/auth/me?access_token=${skey}`, { headers: { authorization: `Bearer ${skey}` } })).status,
+      ).toBe(200)
+      expect((await call(base, 'POST', '/notes', { skey, body: { text: 'private note' } })).status).toBe(201)
+      const phoneCode = simulator.issuePhoneCode(second.user.openid, '13700001111')
+      secrets.push(phoneCode)
+      expect((await call(base, 'POST', '/wechat/phone', { skey, body: { code: phoneCode } })).status).toBe(200)
+      expect((await call(base, 'GET', '/wechat/session-key', { skey })).status).toBe(200)
+      const encrypted = simulator.encryptFor(second.user.openid, { secretField: 'x' })
+      expect((await call(base, 'POST', '/wechat/decrypt', { skey, body: encrypted })).status).toBe(200)
+      const rawData = '{"nickName":"q"}'
+      const signature = new Bun.CryptoHasher('sha1').update(rawData + sessionKey).digest('hex')
+      expect((await call(base, 'POST', '/wechat/verify', { skey, body: { rawData, signature } })).status).toBe(200)
+      expect((await call(base, 'POST', '/auth/login', { body: { code: 'errcode:40029' } })).status).toBe(401)
+      expect((await call(base, 'GET', '/notes', { skey: 'A'.repeat(43) })).status).toBe(401)
+      expect((await fetch(`${base}/metrics`)).status).toBe(200)
+      expect((await call(base, 'POST', '/auth/logout', { skey: first.skey })).status).toBe(204)
+      expect((await call(base, 'POST', '/auth/logout-all', { skey })).status).toBe(204)
+      expect(await server.stop()).toBe(0)
+
+      const db = openDb(dbPath)
+      try {
+        const token = db.query<{ t: string }, []>('SELECT access_token AS t FROM wechat_access_tokens').get()?.t
+        expect(token).toBeString()
+        secrets.push(token as string)
+      } finally {
+        db.close()
+      }
+      const output = server.child.stdout.text() + server.child.stderr.text()
+      const requestLines = output.split('\n').filter((line) => line.includes('"msg":"request"'))
+      expect(requestLines).toHaveLength(14) // every request above, each exactly once
+      for (const secret of secrets)
+        expect(output.includes(secret), `a secret appears in the logs: ${secret.slice(0, 4)}…`).toBe(false)
+    },
+    TEST_TIMEOUT_MS,
+  )
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     test(
       `${signal} exits 0 and leaves a closed, intact database`,
@@ -367,7 +419,7 @@ describe('bun run start', () => {
         expect(existsSync(`${dbPath}-wal`)).toBe(true)
 
         expect(await server.stop(signal)).toBe(0)
-        expect(server.child.stdout.text()).toContain(`wxauth: ${signal} received`)
+        expect(server.child.stdout.text()).toContain(`"${signal} received, finishing in-flight requests"`)
         expect(server.child.stderr.text()).toBe('')
         await expect(fetch(`${server.baseUrl}/healthz`)).rejects.toThrow()
         // A clean exit closes the last connection, which checkpoints the WAL into the main file and removes it.

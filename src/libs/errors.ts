@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { logger } from './log'
 
 /** The one error type of wxauth: becomes `{ code, msg }` with `status`. */
 export class AppError extends Error {
@@ -38,7 +39,10 @@ function toAppError(code: string | number, error: unknown): AppError {
     case 'NOT_FOUND':
       return new AppError(404, 'NOT_FOUND', 'no such route')
     default:
-      console.error('wxauth: unexpected error', error)
+      logger().error('unexpected error', {
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        stack: error instanceof Error ? error.stack : undefined,
+      })
       return new AppError(500, 'INTERNAL', 'internal server error')
   }
 }
@@ -49,11 +53,15 @@ function describeValidation(error: unknown): string {
   return summary ? `invalid request: ${summary}` : 'invalid request'
 }
 
+/** The error code each failed request was answered with, for the request log and metrics. */
+export const errorCodeOf = new WeakMap<Request, string>()
+
 /** Registers the single `onError` that turns every failure into `{ code, msg }`. */
 export const errors = new Elysia({ name: 'wxauth.errors' })
   .error({ AppError })
-  .onError({ as: 'global' }, function renderError({ code, error, set }) {
+  .onError({ as: 'global' }, function renderError({ code, error, set, request }) {
     const appError = toAppError(code, error)
+    errorCodeOf.set(request, appError.code)
     set.status = appError.status
     const challenge = SKEY_CHALLENGE[appError.code]
     if (challenge) set.headers['www-authenticate'] = challenge

@@ -16,6 +16,8 @@ export {
   type SessionStore,
   startSweeper,
 } from './sessions/service'
+export { createTelemetry } from './telemetry'
+export { createMetrics, type Metrics, timedFetch } from './telemetry/service'
 export { type AccessTokenManager, createAccessTokenManager } from './tokens/service'
 export { createUserStore } from './users/service'
 export type { PhoneInfo, TokenApi, WechatClient } from './wechat/model'

@@ -14,7 +14,7 @@ const app = createApp({
   db: openDatabase(':memory:'),
   wechat,
   clock,
-  config: { sessionTtlSeconds: TTL_SECONDS, loginRateLimit: 0 },
+  config: { sessionTtlSeconds: TTL_SECONDS, loginRateLimit: 0, logLevel: 'silent' },
 })
 let baseUrl = ''
 

@@ -1,3 +1,4 @@
+import type { LogLevel } from '../../libs/log'
 import type { TokenApi } from '../wechat/model'
 
 export type Mode = 'start' | 'dev'
@@ -24,8 +25,7 @@ export interface Config {
   metrics: boolean
 }
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
+export { LOG_LEVELS, type LogLevel } from '../../libs/log'
 
 export const DEFAULTS = {
   PORT: 3000,

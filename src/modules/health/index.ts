@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../../libs/errors'
+import { logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 
 /** GET /healthz: 200 after a real read of the schema, 503 when the database does not answer. */
@@ -12,7 +13,7 @@ export function createHealthRoutes({ db }: { db: Database }) {
       try {
         probe.get()
       } catch (error) {
-        console.error('wxauth: health check failed:', error instanceof Error ? error.message : error)
+        logger().error('health check failed', { error: error instanceof Error ? error.message : String(error) })
         throw new AppError(503, 'UNHEALTHY', 'the database does not answer')
       }
       return { status: 'ok' as const }

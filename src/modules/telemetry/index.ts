@@ -1,0 +1,67 @@
+import { Elysia } from 'elysia'
+import { errorCodeOf } from '../../libs/errors'
+import type { Logger } from '../../libs/log'
+import { REQUEST_ID_PATTERN } from './model'
+import type { Metrics } from './service'
+
+interface InFlight {
+  id: string
+  started: number
+}
+
+export interface TelemetryOptions {
+  logger: Logger
+  /** Counts requests and serves GET /metrics when given. */
+  metrics?: Metrics
+}
+
+const requestIdOf = (incoming: string | null) =>
+  incoming !== null && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID()
+
+/**
+ * Every request gets an id (the caller's x-request-id when sane), echoed in the response. When it
+ * ends: one JSON log line (time, id, method, path without query, status, duration, user id) and the
+ * request metrics. Only the path is logged: the query string and headers never reach a log line.
+ */
+export function createTelemetry({ logger, metrics }: TelemetryOptions) {
+  const inFlight = new WeakMap<Request, InFlight>()
+  const logRequests = logger.enabled('info')
+
+  const app = new Elysia({ name: 'wxauth.telemetry' })
+    .onRequest(function tagRequest({ request, set }) {
+      const id = requestIdOf(request.headers.get('x-request-id'))
+      set.headers['x-request-id'] = id
+      inFlight.set(request, { id, started: performance.now() })
+    })
+    .onAfterResponse({ as: 'global' }, function recordRequest(context) {
+      const { request, set, path } = context
+      const started = inFlight.get(request)
+      const status = typeof set.status === 'number' ? set.status : 200
+      const route = (context as { route?: string }).route ?? 'unmatched'
+      const code = errorCodeOf.get(request)
+      if (metrics) {
+        metrics.request(route, request.method, status)
+        if (route === '/auth/login' && request.method === 'POST') metrics.login(code ?? 'OK')
+      }
+      if (!logRequests) return
+      logger.info('request', {
+        requestId: started?.id,
+        method: request.method,
+        path,
+        status,
+        durationMs: started ? Math.round((performance.now() - started.started) * 100) / 100 : undefined,
+        userId: (context as { user?: { id?: number } }).user?.id,
+        code,
+      })
+    })
+
+  if (!metrics) return app
+  return app.get(
+    '/metrics',
+    ({ set }) => {
+      set.headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8'
+      return metrics.render()
+    },
+    { detail: { summary: 'Prometheus metrics (METRICS=true)', tags: ['health'] } },
+  )
+}
