@@ -51,8 +51,8 @@ async function run(...args: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr }
 }
 
-async function startServer() {
-  const proc = Bun.spawn([BINARY, 'serve'], { cwd: workdir, env: env(), stdout: 'pipe', stderr: 'pipe' })
+async function startServer(command = 'serve', extraEnv: Record<string, string> = {}) {
+  const proc = Bun.spawn([BINARY, command], { cwd: workdir, env: env(extraEnv), stdout: 'pipe', stderr: 'pipe' })
   const reader = proc.stdout.getReader()
   let output = ''
   const deadline = Date.now() + 10_000
@@ -61,7 +61,7 @@ async function startServer() {
     if (done) break
     output += new TextDecoder().decode(value)
     const url = /wxauth listening on (http:\/\/[^\s"]+)/.exec(output)?.[1]
-    if (url) return { proc, url }
+    if (url) return { proc, url, output: () => output, reader }
   }
   proc.kill('SIGKILL')
   throw new Error(`the binary did not start:\n${output}\n${await new Response(proc.stderr).text()}`)
@@ -119,6 +119,34 @@ describe('dist/wxauth', () => {
       await Bun.sleep(250) // the running server notices another process's write within 100 ms
       expect(await me()).toBe(401)
       expect((await run('sessions', 'revoke', '--all', '--json')).stdout).toBe('{"revoked":0}\n')
+    } finally {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
+  test('dev: the simulator and the embedded sweep worker run inside the binary', async () => {
+    const { proc, url, reader } = await startServer('dev', {
+      DATABASE_PATH: join(workdir, 'dev', 'dev.db'),
+      SESSION_TTL: '1',
+      SWEEP_INTERVAL: '1',
+    })
+    try {
+      const login = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: 'anyone#1' }),
+      })
+      expect(login.status).toBe(200)
+      let output = ''
+      const deadline = Date.now() + 10_000
+      while (!output.includes('"swept 1 expired sessions"') && Date.now() < deadline) {
+        const { value, done } = await reader.read()
+        if (done) break
+        output += new TextDecoder().decode(value)
+      }
+      expect(output).toContain('"swept 1 expired sessions"')
+      expect(output).not.toContain('sweep failed')
     } finally {
       proc.kill('SIGTERM')
       expect(await proc.exited).toBe(0)

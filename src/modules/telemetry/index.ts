@@ -15,6 +15,14 @@ export interface TelemetryOptions {
   metrics?: Metrics
 }
 
+/** The signed-in user, or for a login the user it just signed in (read from the answer, never its skey). */
+function userIdOf(context: object): number | undefined {
+  const { user, responseValue } = context as { user?: { id?: number }; responseValue?: { user?: { id?: unknown } } }
+  if (user?.id !== undefined) return user.id
+  const loggedIn = responseValue?.user?.id
+  return typeof loggedIn === 'number' ? loggedIn : undefined
+}
+
 const requestIdOf = (incoming: string | null) =>
   incoming !== null && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID()
 
@@ -50,7 +58,7 @@ export function createTelemetry({ logger, metrics }: TelemetryOptions) {
         path,
         status,
         durationMs: started ? Math.round((performance.now() - started.started) * 100) / 100 : undefined,
-        userId: (context as { user?: { id?: number } }).user?.id,
+        userId: userIdOf(context),
         code,
       })
     })

@@ -51,6 +51,7 @@ describe('request log', () => {
     await settled()
     const requests = lines.filter((line) => line.msg === 'request')
     expect(requests).toHaveLength(4)
+    expect(requests[0]).toMatchObject({ method: 'POST', path: '/auth/login', status: 200, userId: user.id })
     expect(requests[1]).toMatchObject({
       level: 'info',
       requestId: 'r-1',
