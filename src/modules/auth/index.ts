@@ -54,9 +54,10 @@ export function wxauth({
   trustProxy = false,
   ...shared
 }: WxauthOptions) {
-  if (!Number.isSafeInteger(sessionTtlSeconds) || sessionTtlSeconds < 1) {
-    throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
-  }
+  const whole = (value: number, min: number) => Number.isSafeInteger(value) && value >= min
+  if (!whole(sessionTtlSeconds, 1)) throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
+  if (!whole(maxSessionsPerUser, 1)) throw new Error('wxauth: maxSessionsPerUser must be a positive whole number')
+  if (!whole(loginRateLimit, 0)) throw new Error('wxauth: loginRateLimit must be a whole number (0 turns it off)')
   const sessions = shared.sessions ?? createSessionStore(db)
   const guard = shared.guard ?? createGuard({ sessions, clock })
   const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds, maxSessionsPerUser })

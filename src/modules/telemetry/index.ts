@@ -35,33 +35,35 @@ export function createTelemetry({ logger, metrics }: TelemetryOptions) {
   const inFlight = new WeakMap<Request, InFlight>()
   const logRequests = logger.enabled('info')
 
-  const app = new Elysia({ name: 'wxauth.telemetry' })
-    .onRequest(function tagRequest({ request, set }) {
-      const id = requestIdOf(request.headers.get('x-request-id'))
-      set.headers['x-request-id'] = id
-      inFlight.set(request, { id, started: performance.now() })
+  const tagged = new Elysia({ name: 'wxauth.telemetry' }).onRequest(function tagRequest({ request, set }) {
+    const id = requestIdOf(request.headers.get('x-request-id'))
+    set.headers['x-request-id'] = id
+    inFlight.set(request, { id, started: performance.now() })
+  })
+  // With neither request lines nor metrics wanted, requests skip the after-response hook entirely.
+  if (!logRequests && !metrics) return tagged
+
+  const app = tagged.onAfterResponse({ as: 'global' }, function recordRequest(context) {
+    const { request, set, path } = context
+    const started = inFlight.get(request)
+    const status = typeof set.status === 'number' ? set.status : 200
+    const route = (context as { route?: string }).route ?? 'unmatched'
+    const code = errorCodeOf.get(request)
+    if (metrics) {
+      metrics.request(route, request.method, status)
+      if (route === '/auth/login' && request.method === 'POST') metrics.login(code ?? 'OK')
+    }
+    if (!logRequests) return
+    logger.info('request', {
+      requestId: started?.id,
+      method: request.method,
+      path,
+      status,
+      durationMs: started ? Math.round((performance.now() - started.started) * 100) / 100 : undefined,
+      userId: userIdOf(context),
+      code,
     })
-    .onAfterResponse({ as: 'global' }, function recordRequest(context) {
-      const { request, set, path } = context
-      const started = inFlight.get(request)
-      const status = typeof set.status === 'number' ? set.status : 200
-      const route = (context as { route?: string }).route ?? 'unmatched'
-      const code = errorCodeOf.get(request)
-      if (metrics) {
-        metrics.request(route, request.method, status)
-        if (route === '/auth/login' && request.method === 'POST') metrics.login(code ?? 'OK')
-      }
-      if (!logRequests) return
-      logger.info('request', {
-        requestId: started?.id,
-        method: request.method,
-        path,
-        status,
-        durationMs: started ? Math.round((performance.now() - started.started) * 100) / 100 : undefined,
-        userId: userIdOf(context),
-        code,
-      })
-    })
+  })
 
   if (!metrics) return app
   return app.get(

@@ -267,6 +267,16 @@ describe('embedding', () => {
   })
 })
 
+test.each([
+  [{ sessionTtlSeconds: 0 }, 'sessionTtlSeconds'],
+  [{ maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],
+  [{ maxSessionsPerUser: 2.5 }, 'maxSessionsPerUser'],
+  [{ loginRateLimit: -1 }, 'loginRateLimit'],
+])('wxauth(%j) refuses to start', (options, name) => {
+  const { wechat } = simulatedWechat()
+  expect(() => wxauth({ db: openDatabase(':memory:'), wechat, ...options })).toThrow(name)
+})
+
 describe('session policy', () => {
   test('MAX_SESSIONS_PER_USER: a login beyond the cap ends that user’s oldest session, nobody else’s', async () => {
     const ctx = testApp({ maxSessionsPerUser: 3 })
