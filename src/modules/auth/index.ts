@@ -7,6 +7,7 @@ import { routeDoc } from '../../libs/openapi'
 import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard, type Guard } from '../sessions'
+import type { Session } from '../sessions/model'
 import { createSessionStore, type SessionStore } from '../sessions/service'
 import { type AccessTokenManager, createAccessTokenManager } from '../tokens/service'
 import { toPublicUser } from '../users/service'
@@ -38,6 +39,16 @@ export interface WxauthOptions {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
+const expiryTexts = new WeakMap<Session, string>()
+/** A cached session's expiry as ISO text, formatted once rather than on every /auth/me. */
+function expiryOf(session: Session): string {
+  let text = expiryTexts.get(session)
+  if (text === undefined) {
+    text = iso(session.expiresAt)
+    expiryTexts.set(session, text)
+  }
+  return text
+}
 
 /**
  * POST /auth/login, GET /auth/me, POST /auth/logout, the /wechat/* open-data routes, plus the `auth`
@@ -105,7 +116,7 @@ export function wxauth({
     .get(
       '/auth/me',
       function me({ user, session }) {
-        return { user: toPublicUser(user), expiresAt: iso(session.expiresAt) }
+        return { user: toPublicUser(user), expiresAt: expiryOf(session) }
       },
       {
         auth: true,

@@ -124,9 +124,9 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
         cache.clear()
         users.forgetCached()
       }
-      const tokenHash = hashSessionToken(token)
-      const key = cacheKey(tokenHash)
-      const session = cache.get(key) ?? load(tokenHash, key)
+      // The hash straight to its base64 cache key: no intermediate buffer on the hot path.
+      const key = Bun.SHA256.hash(token, 'base64')
+      const session = cache.get(key) ?? load(Buffer.from(key, 'base64'), key)
       if (!session) return null
       if (session.expiresAt <= nowMs) {
         cache.delete(key)

@@ -54,15 +54,15 @@ export function createTelemetry({ logger, metrics }: TelemetryOptions) {
       if (route === '/auth/login' && request.method === 'POST') metrics.login(code ?? 'OK')
     }
     if (!logRequests) return
-    logger.info('request', {
-      requestId: started?.id,
-      method: request.method,
-      path,
-      status,
-      durationMs: started ? Math.round((performance.now() - started.started) * 100) / 100 : undefined,
-      userId: userIdOf(context),
-      code,
-    })
+    const userId = userIdOf(context)
+    // Built by hand: this runs for every request. The id is a UUID or matched REQUEST_ID_PATTERN,
+    // codes are our own upper-case names; method and path are escaped.
+    const fields =
+      `"requestId":"${started?.id ?? ''}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(path)},` +
+      `"status":${status},"durationMs":${started ? Math.round((performance.now() - started.started) * 100) / 100 : 0}` +
+      (userId === undefined ? '' : `,"userId":${userId}`) +
+      (code === undefined ? '' : `,"code":"${code}"`)
+    logger.preformatted('info', 'request', fields)
   })
 
   if (!metrics) return app

@@ -13,8 +13,21 @@ export function rowToUser(row: UserRow): User {
   return { id: row.id, openid: row.openid, unionid: row.unionid, createdAt: row.created_at }
 }
 
+const publicForms = new WeakMap<User, PublicUser>()
+
+/** The API form of a user; cached users are answered with one object, built once. */
 export function toPublicUser(user: User): PublicUser {
-  return { id: user.id, openid: user.openid, unionid: user.unionid, createdAt: new Date(user.createdAt).toISOString() }
+  let shown = publicForms.get(user)
+  if (!shown) {
+    shown = {
+      id: user.id,
+      openid: user.openid,
+      unionid: user.unionid,
+      createdAt: new Date(user.createdAt).toISOString(),
+    }
+    publicForms.set(user, shown)
+  }
+  return shown
 }
 
 export interface UserStore {
