@@ -40,4 +40,10 @@ export const MIGRATIONS: readonly string[] = [
     lease_until  INTEGER NOT NULL DEFAULT 0
   ) STRICT;
   `,
+  // 3: a user's sessions by age straight from the index (WITHOUT ROWID indexes carry token_hash):
+  // the per-login session cap and logout-all read no table rows and sort nothing.
+  `
+  DROP INDEX sessions_user_id;
+  CREATE INDEX sessions_user_created ON sessions(user_id, created_at);
+  `,
 ]
