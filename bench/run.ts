@@ -192,12 +192,27 @@ async function microSweep(): Promise<{ totalMs: number; longestBlockMs: number; 
   return { totalMs, longestBlockMs: Math.max(0, longest - 1), deleted }
 }
 
+/** The sweep micro runs `rounds` times: a single run on a shared machine catches other tenants' stalls. */
+async function microSweeps(rounds: number) {
+  const runs: Awaited<ReturnType<typeof microSweep>>[] = []
+  for (let i = 0; i < rounds; i++) runs.push(await microSweep())
+  const blocks = runs.map((run) => run.longestBlockMs)
+  const totals = runs.map((run) => run.totalMs)
+  const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+  return {
+    deleted: runs[0]?.deleted ?? 0,
+    totalMs: middle(totals),
+    longestBlockMs: middle(blocks),
+    blocks: blocks.map((ms) => ms.toFixed(1)).join(', '),
+  }
+}
+
 console.log('bench: micro measurements…')
 const micro = {
   k1: microLookupUs(dbs.k1.path),
   k100: microLookupUs(dbs.k100.path),
   m1: microLookupUs(dbs.m1.path),
-  sweep: await microSweep(),
+  sweep: await microSweeps(ROUNDS),
 }
 
 // ---- HTTP scenarios
@@ -327,8 +342,8 @@ Sweep during scenario 8 (server log): ${sweepLogs.join('; ')}
 |---|---|
 | session lookup from SQLite (cache miss), 1k / 100k / 1M sessions | ${micro.k1.uncached.toFixed(2)} / ${micro.k100.uncached.toFixed(2)} / ${micro.m1.uncached.toFixed(2)} µs |
 | session lookup, cached (what /auth/me pays for a hot skey), 1k / 100k / 1M | ${micro.k1.cached.toFixed(2)} / ${micro.k100.cached.toFixed(2)} / ${micro.m1.cached.toFixed(2)} µs |
-| sweep of ${micro.sweep.deleted} expired sessions (worker thread): total | ${Math.round(micro.sweep.totalMs)} ms |
-| longest event-loop block on the server thread during that sweep | ${micro.sweep.longestBlockMs.toFixed(1)} ms |
+| sweep of ${micro.sweep.deleted} expired sessions (worker thread): total, median of ${ROUNDS} | ${Math.round(micro.sweep.totalMs)} ms |
+| longest event-loop block on the server thread during that sweep, median of ${ROUNDS} (each run) | ${micro.sweep.longestBlockMs.toFixed(1)} ms (${micro.sweep.blocks}) |
 | peak RSS of the server with 1M sessions after its load runs (VmHWM) | ${peakRss.toFixed(0)} MB |
 
 ## Targets
@@ -337,7 +352,7 @@ Sweep during scenario 8 (server log): ${sweepLogs.join('; ')}
 |---|---|---|
 | /auth/me ÷ raw Bun.serve (1k sessions) | ≥ 0.70 | ${ratio(2, 0)} |
 | /auth/me at 1M ÷ at 1k sessions | ≥ 0.90 | ${ratio(4, 2)} |
-| longest event-loop block during a 1M-row sweep | ≤ 10 ms | ${micro.sweep.longestBlockMs.toFixed(1)} ms |
+| longest event-loop block during a 1M-row sweep | ≤ 10 ms | ${micro.sweep.longestBlockMs.toFixed(1)} ms (per run: ${micro.sweep.blocks}) |
 | /auth/me p99 during the sweep ÷ without | ≤ 2 | ${ratio(7, 2, (r) => r.p99Ms)} |
 | peak RSS, 1M sessions, under load | ≤ 150 MB | ${peakRss.toFixed(0)} MB |
 | login req/s against a local stand-in | ≥ 5,000 | ${Math.round(rpsOf(6))} |
