@@ -1,8 +1,9 @@
 import type { Database } from 'bun:sqlite'
 import type { Clock } from '../../libs/clock'
+import { groupCommit } from '../db/service'
 import type { SessionStore } from '../sessions/service'
 import type { User } from '../users/model'
-import type { WechatClient } from '../wechat/model'
+import type { WechatClient, WechatSession } from '../wechat/model'
 import { LOGIN_CODE_LIFETIME_MS, MAX_REMEMBERED_LOGINS } from './model'
 
 export interface LoginResult {
@@ -42,16 +43,21 @@ export function createLoginService({
   const { users } = sessions
   const remembered = new Map<string, RememberedLogin>()
 
-  const saveLogin = db.transaction((openid: string, unionid: string | null, sessionKey: string, nowMs: number) => {
-    const user = users.upsert(openid, unionid, nowMs)
-    const session = sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
-    sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
-    return { skey: session.token, expiresAt: session.expiresAt, user }
-  })
+  // A rolled-back upsert may have cached a user that was never stored: forget cached users then.
+  const saveLogin = groupCommit(
+    db,
+    ({ openid, unionid, sessionKey, nowMs }: WechatSession & { nowMs: number }): LoginResult => {
+      const user = users.upsert(openid, unionid, nowMs)
+      const session = sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
+      sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
+      return { skey: session.token, expiresAt: session.expiresAt, user }
+    },
+    () => users.forgetCached(),
+  )
 
   async function exchange(code: string): Promise<LoginResult> {
-    const { openid, unionid, sessionKey } = await wechat.code2Session(code)
-    return saveLogin.immediate(openid, unionid, sessionKey, clock())
+    const answer = await wechat.code2Session(code)
+    return saveLogin({ ...answer, nowMs: clock() })
   }
 
   function forgetStale(nowMs: number): void {

@@ -46,6 +46,54 @@ export function connectDatabase(path: string, { create = false } = {}): Database
   return db
 }
 
+type Outcome<O> = { ok: true; value: O } | { ok: false; error: unknown }
+
+/**
+ * Group commit: writes requested in the same event-loop turn share one IMMEDIATE transaction, each in
+ * its own savepoint, so one failing write rolls back alone. On this machine a commit costs most of
+ * a login's database time (WAL frames are one write() each), so N logins pay for one commit.
+ * `onRollback` runs after any rollback, e.g. to drop caches filled by the rolled-back writes.
+ */
+export function groupCommit<I, O>(db: Database, write: (input: I) => O, onRollback: () => void = () => {}) {
+  const writeInSavepoint = db.transaction(write)
+  const writeAll = db.transaction((inputs: I[]): Outcome<O>[] =>
+    inputs.map((input) => {
+      try {
+        return { ok: true, value: writeInSavepoint(input) }
+      } catch (error) {
+        return { ok: false, error }
+      }
+    }),
+  )
+  let queue: { input: I; resolve: (value: O) => void; reject: (error: unknown) => void }[] = []
+
+  function flush(): void {
+    const batch = queue
+    queue = []
+    let outcomes: Outcome<O>[]
+    try {
+      outcomes = writeAll.immediate(batch.map((item) => item.input))
+    } catch (error) {
+      onRollback()
+      for (const item of batch) item.reject(error)
+      return
+    }
+    if (outcomes.some((outcome) => !outcome.ok)) onRollback()
+    outcomes.forEach((outcome, i) => {
+      const item = batch[i]
+      if (!item) return
+      if (outcome.ok) item.resolve(outcome.value)
+      else item.reject(outcome.error)
+    })
+  }
+
+  return (input: I): Promise<O> =>
+    new Promise<O>((resolve, reject) => {
+      queue.push({ input, resolve, reject })
+      if (queue.length === 1) setImmediate(flush)
+    })
+}
+
 /** Copies committed WAL pages into the database file without waiting on readers or writers. */
 export function checkpointWal(db: Database): void {
   db.run('PRAGMA wal_checkpoint(PASSIVE)')

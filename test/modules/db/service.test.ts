@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MIGRATIONS } from '../../../src/modules/db/migrations'
+import { connectDatabase, groupCommit } from '../../../src/modules/db/service'
 import { migrate, openDatabase } from '../../../src/server'
 
 const dirs: string[] = []
@@ -64,5 +65,55 @@ describe('openDatabase', () => {
       db.query<{ n: number }, []>('SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM notes) AS n').get()
         ?.n,
     ).toBe(0)
+  })
+})
+
+describe('groupCommit', () => {
+  function fileDatabase() {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-group-'))
+    dirs.push(dir)
+    const path = join(dir, 'wxauth.db')
+    const db = openDatabase(path)
+    db.run('CREATE TABLE items (name TEXT PRIMARY KEY) STRICT')
+    const observer = connectDatabase(path)
+    const commits = () => observer.query<{ data_version: number }, []>('PRAGMA data_version').get()?.data_version ?? 0
+    return { db, observer, commits }
+  }
+
+  test('writes requested in one event-loop turn share one commit', async () => {
+    const { db, observer, commits } = fileDatabase()
+    const insert = db.query<{ name: string }, [string]>('INSERT INTO items (name) VALUES (?) RETURNING name')
+    const write = groupCommit(db, (name: string) => insert.get(name)?.name)
+    const before = commits()
+    expect(await Promise.all(Array.from({ length: 10 }, (_, i) => write(`n${i}`)))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `n${i}`),
+    )
+    expect(commits()).toBe(before + 1)
+    await write('later')
+    expect(commits()).toBe(before + 2)
+    observer.close()
+    db.close()
+  })
+
+  test('a failing write rolls back alone; the others commit; onRollback runs', async () => {
+    const { db, observer } = fileDatabase()
+    const insert = db.query<null, [string]>('INSERT INTO items (name) VALUES (?)')
+    let rollbacks = 0
+    const write = groupCommit(
+      db,
+      (name: string) => {
+        insert.run(name)
+        if (name === 'bad') throw new Error('refused after writing')
+        return name
+      },
+      () => rollbacks++,
+    )
+    const results = await Promise.allSettled(['a', 'bad', 'b', 'a'].map(write))
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected'])
+    const names = db.query<{ name: string }, []>('SELECT name FROM items ORDER BY name').all()
+    expect(names.map((row) => row.name)).toEqual(['a', 'b'])
+    expect(rollbacks).toBe(1)
+    observer.close()
+    db.close()
   })
 })
