@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import { errorCodeOf } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
+import { routeDoc } from '../../libs/openapi'
 import { REQUEST_ID_PATTERN } from './model'
 import type { Metrics } from './service'
 
@@ -72,6 +73,12 @@ export function createTelemetry({ logger, metrics }: TelemetryOptions) {
       set.headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8'
       return metrics.render()
     },
-    { detail: { summary: 'Prometheus metrics (METRICS=true)', tags: ['health'] } },
+    {
+      detail: routeDoc({
+        summary: 'Prometheus metrics (only with METRICS=true)',
+        tag: 'health',
+        success: { 200: { description: 'Prometheus text exposition format 0.0.4' } },
+      }),
+    },
   )
 }

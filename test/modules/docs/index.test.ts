@@ -19,8 +19,10 @@ interface Document {
   components: { securitySchemes: Record<string, unknown> }
 }
 
-async function openApiDocument(): Promise<{ doc: Document; routes: { method: string; path: string }[] }> {
-  const { app } = testApp()
+async function openApiDocument(
+  config: Parameters<typeof testApp>[0] = {},
+): Promise<{ doc: Document; routes: { method: string; path: string }[] }> {
+  const { app } = testApp(config)
   const response = await app.handle(new Request('http://localhost/openapi/json'))
   expect(response.status).toBe(200)
   return { doc: (await response.json()) as Document, routes: app.routes }
@@ -40,8 +42,11 @@ describe('OpenAPI document', () => {
     expect(result.valid).toBe(true)
   })
 
-  test('lists every route the app serves, with a summary and a success response', async () => {
-    const { doc, routes } = await openApiDocument()
+  test.each([
+    ['default', {}],
+    ['METRICS=true', { metrics: true }],
+  ])('lists every route the app serves, with a summary and a success response (%s)', async (_, config) => {
+    const { doc, routes } = await openApiDocument(config)
     const served = routes.filter((route) => !DOC_ROUTES.has(route.path))
     expect(served.length).toBeGreaterThanOrEqual(11)
     for (const route of served) {
