@@ -36,15 +36,16 @@ export function createRateLimiter(perMinute: number, maxKeys = MAX_KEYS) {
 /**
  * The client's address: the socket's peer, or with `trustProxy` the last X-Forwarded-For entry —
  * the one your reverse proxy appended; earlier entries come from the client and prove nothing.
+ * Null when there is no socket to ask (the app called through `app.handle()`).
  */
 export function clientAddress(
   request: Request,
   server: { requestIP(request: Request): { address: string } | null } | null,
   trustProxy: boolean,
-): string {
+): string | null {
   if (trustProxy) {
     const forwarded = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim()
     if (forwarded) return forwarded
   }
-  return server?.requestIP(request)?.address ?? 'unknown'
+  return server?.requestIP(request)?.address ?? null
 }

@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, systemClock } from '../../libs/clock'
 import { AppError, errors } from '../../libs/errors'
+import { logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import { createOpenDataRoutes } from '../opendata'
@@ -73,6 +74,12 @@ export function wxauth({
   const guard = shared.guard ?? createGuard({ sessions, clock })
   const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds, maxSessionsPerUser })
   const limiter = loginRateLimit > 0 ? createRateLimiter(loginRateLimit) : null
+  let warnedNoAddress = false
+  function warnNoAddressOnce(): void {
+    if (warnedNoAddress) return
+    warnedNoAddress = true
+    logger().warn('login rate limit off: no client address (not served by Bun.serve and TRUST_PROXY is off)')
+  }
   const tokens = shared.tokens ?? createAccessTokenManager({ db, wechat, clock })
 
   return new Elysia()
@@ -89,7 +96,12 @@ export function wxauth({
         body: AuthModel.loginBody,
         response: { 200: AuthModel.loginResponse },
         beforeHandle: function limitLoginsPerIp({ request, server, set }) {
-          const waitMs = limiter?.take(clientAddress(request, server, trustProxy), clock()) ?? 0
+          if (!limiter) return
+          const address = clientAddress(request, server, trustProxy)
+          // Without an address every client would share one bucket and 20 logins a minute would be the
+          // whole app's limit: let the login through and say once why nothing is limited.
+          if (address === null) return warnNoAddressOnce()
+          const waitMs = limiter.take(address, clock())
           if (waitMs === 0) return
           set.headers['retry-after'] = String(Math.ceil(waitMs / 1000))
           throw new AppError(

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
+import { createLogger, logger, setLogger } from '../../../src/libs/log'
 import { createWechatClient, openDatabase, wxauth } from '../../../src/server'
 import { ERRCODE_CASES, jsonRequest, simulatedWechat, testApp } from '../../helpers'
 
@@ -384,6 +385,20 @@ describe('login rate limit per client IP', () => {
       expect((await attempt('10.0.0.3')).status).toBe(429)
     } finally {
       await stop()
+    }
+  })
+
+  test('without any client address (app.handle, no proxy) logins are not limited, and a warning says so once', async () => {
+    const warnings: string[] = []
+    const previous = logger()
+    setLogger(createLogger('warn', (line) => warnings.push(JSON.parse(line).msg)))
+    try {
+      const ctx = testApp({ loginRateLimit: 2 })
+      for (let i = 0; i < 5; i++) expect((await login(ctx, 'no-socket')).skey).toBeString()
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('login rate limit off')
+    } finally {
+      setLogger(previous)
     }
   })
 
