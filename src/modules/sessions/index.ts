@@ -49,7 +49,11 @@ export function createGuard({ sessions, clock, slidingTtlSeconds }: GuardOptions
         const nowMs = clock()
         const found = sessions.validate(skey, nowMs)
         if (!found) throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
-        return slide(found, nowMs)
+        // Never `return slide(…)`: Elysia reads "return f(" in a hook's source as async and would
+        // await the guard on every protected request. Bun folds a temporary back into that form, so
+        // return a fresh object.
+        const { user, session } = slide(found, nowMs)
+        return { user, session }
       },
     },
   })
