@@ -10,6 +10,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = 64
 const DATA = join(tmpdir(), 'wxauth-bench')
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 if (!Bun.which('wrk')) {
   console.error('bench: wrk is missing. Install it with: sudo apt-get install -y wrk')
@@ -198,11 +199,10 @@ async function microSweeps(rounds: number) {
   for (let i = 0; i < rounds; i++) runs.push(await microSweep())
   const blocks = runs.map((run) => run.longestBlockMs)
   const totals = runs.map((run) => run.totalMs)
-  const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   return {
     deleted: runs[0]?.deleted ?? 0,
-    totalMs: middle(totals),
-    longestBlockMs: middle(blocks),
+    totalMs: median(totals),
+    longestBlockMs: median(blocks),
     blocks: blocks.map((ms) => ms.toFixed(1)).join(', '),
   }
 }
@@ -291,7 +291,6 @@ for (const server of [wechat, raw, ...Object.values(servers)]) await server.stop
 removeServerLogs()
 
 // ---- report
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const stat = (name: string, pick: (r: WrkResult) => number) => {
   const xs = (results.get(name) ?? []).map(pick)
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }

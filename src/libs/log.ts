@@ -1,3 +1,5 @@
+import { isoTime } from './clock'
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 export type LogFields = Record<string, string | number | boolean | null | undefined>
@@ -38,7 +40,7 @@ function isoNow(): string {
   const ms = Date.now()
   if (ms !== lastMs) {
     lastMs = ms
-    lastIso = new Date(ms).toISOString()
+    lastIso = isoTime(ms)
   }
   return lastIso
 }
@@ -48,7 +50,8 @@ function isoNow(): string {
  * keep: never a skey, session_key, secret, login code or access_token.
  */
 export function createLogger(level: LogLevel = 'info', write?: (line: string) => void): Logger {
-  const sink = write ? { write, flush: async () => undefined } : stdoutSink()
+  // A silent logger never writes: it needs no stdout writer and no flush timer.
+  const sink = write || level === 'silent' ? { write: write ?? (() => {}), flush: async () => undefined } : stdoutSink()
   const threshold = RANK[level]
   function preformatted(lineLevel: Exclude<LogLevel, 'silent'>, msg: string, fieldsJson: string): void {
     if (RANK[lineLevel] < threshold) return

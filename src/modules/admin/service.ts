@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import { statSync } from 'node:fs'
+import { isoTime } from '../../libs/clock'
 import type { SessionSummary, Stats, UserSummary } from './model'
 
 interface UserRow {
@@ -11,8 +12,6 @@ interface UserRow {
   live_sessions: number
 }
 
-const iso = (ms: number) => new Date(ms).toISOString()
-
 const USER_COLUMNS = `id, openid, unionid, created_at, last_login_at,
   (SELECT count(*) FROM sessions s WHERE s.user_id = users.id AND s.expires_at > ?1) AS live_sessions`
 
@@ -21,8 +20,8 @@ function toSummary(row: UserRow): UserSummary {
     id: row.id,
     openid: row.openid,
     unionid: row.unionid,
-    createdAt: iso(row.created_at),
-    lastLoginAt: iso(row.last_login_at),
+    createdAt: isoTime(row.created_at),
+    lastLoginAt: isoTime(row.last_login_at),
     liveSessions: row.live_sessions,
   }
 }
@@ -57,7 +56,7 @@ export function createAdminService(db: Database, databasePath: string) {
       if (!row) return null
       const sessions = sessionsOf
         .all(row.id, nowMs)
-        .map((session) => ({ createdAt: iso(session.created_at), expiresAt: iso(session.expires_at) }))
+        .map((session) => ({ createdAt: isoTime(session.created_at), expiresAt: isoTime(session.expires_at) }))
       return { user: toSummary(row), sessions }
     },
     /** Ends every session of the user; null when there is no such user. */

@@ -1,7 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
-import { type Clock, systemClock } from '../../libs/clock'
+import { type Clock, isoTime, systemClock } from '../../libs/clock'
 import { AppError, errors } from '../../libs/errors'
 import { logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
@@ -39,13 +39,12 @@ export interface WxauthOptions {
   tokens?: AccessTokenManager
 }
 
-const iso = (ms: number) => new Date(ms).toISOString()
 const expiryTexts = new WeakMap<Session, string>()
 /** A cached session's expiry as ISO text, formatted once rather than on every /auth/me. */
 function expiryOf(session: Session): string {
   let text = expiryTexts.get(session)
   if (text === undefined) {
-    text = iso(session.expiresAt)
+    text = isoTime(session.expiresAt)
     expiryTexts.set(session, text)
   }
   return text
@@ -90,7 +89,7 @@ export function wxauth({
       '/auth/login',
       async function login({ body }) {
         const { skey, expiresAt, user } = await logins.login(body.code)
-        return { skey, expiresAt: iso(expiresAt), user: toPublicUser(user) }
+        return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
       },
       {
         body: AuthModel.loginBody,

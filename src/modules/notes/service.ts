@@ -1,4 +1,5 @@
 import type { Database } from 'bun:sqlite'
+import { isoTime } from '../../libs/clock'
 import type { Note } from './model'
 
 interface NoteRow {
@@ -10,7 +11,7 @@ interface NoteRow {
 const toNote = (row: NoteRow): Note => ({
   id: row.id,
   text: row.text,
-  createdAt: new Date(row.created_at).toISOString(),
+  createdAt: isoTime(row.created_at),
 })
 
 /** Every query is scoped by user_id: a user only ever reaches their own notes. */

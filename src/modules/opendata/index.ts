@@ -1,7 +1,6 @@
 import { Elysia } from 'elysia'
-import { AppError } from '../../libs/errors'
 import { routeDoc } from '../../libs/openapi'
-import type { Guard } from '../sessions'
+import { type Guard, skeyInvalid } from '../sessions'
 import type { Session } from '../sessions/model'
 import type { SessionStore } from '../sessions/service'
 import type { AccessTokenManager } from '../tokens/service'
@@ -21,8 +20,7 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
   function sessionKeyOf(session: Session): string {
     const sessionKey = sessions.sessionKeyOf(session.tokenHash)
     // The session was logged out between the guard and here.
-    if (sessionKey === null)
-      throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
+    if (sessionKey === null) throw skeyInvalid()
     return sessionKey
   }
 

@@ -1,5 +1,6 @@
 import { createDecipheriv, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../../libs/errors'
+import { isRecord } from '../../libs/json'
 import { AES_BLOCK_BYTES } from './model'
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
@@ -11,10 +12,6 @@ const LOGIN_AGAIN_HINT =
 
 function decryptFailed(reason: string): AppError {
   return new AppError(400, 'DECRYPT_FAILED', reason)
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /**

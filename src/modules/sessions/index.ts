@@ -28,6 +28,11 @@ export function readSkey(headers: Headers): string | null {
   return authorization.slice(BEARER_PREFIX.length).trim() || null
 }
 
+/** The 401 for an skey that is unknown, logged out or expired: the client logs in again. */
+export function skeyInvalid(): AppError {
+  return new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
+}
+
 /**
  * The one skey check. Routes opt in with `{ auth: true }` and receive `user` and `session`.
  * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID.
@@ -48,7 +53,7 @@ export function createGuard({ sessions, clock, slidingTtlSeconds }: GuardOptions
           throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
         const nowMs = clock()
         const found = sessions.validate(skey, nowMs)
-        if (!found) throw new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
+        if (!found) throw skeyInvalid()
         // Never `return slide(…)`: Elysia reads "return f(" in a hook's source as async and would
         // await the guard on every protected request. Bun folds a temporary back into that form, so
         // return a fresh object.

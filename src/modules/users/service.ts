@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import { BoundedMap } from '../../libs/bounded-map'
+import { isoTime } from '../../libs/clock'
 import type { PublicUser, User } from './model'
 
 interface UserRow {
@@ -23,7 +24,7 @@ export function toPublicUser(user: User): PublicUser {
       id: user.id,
       openid: user.openid,
       unionid: user.unionid,
-      createdAt: new Date(user.createdAt).toISOString(),
+      createdAt: isoTime(user.createdAt),
     }
     publicForms.set(user, shown)
   }

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { AppError } from '../../libs/errors'
+import { isRecord } from '../../libs/json'
 import {
   type AccessToken,
   type PhoneInfo,
@@ -53,10 +54,6 @@ function phoneErrcodeToError(errcode: number): AppError {
     )
   }
   return refusedBy('the phone number request', errcode)
-}
-
-function isRecord(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 const isFilledString = (value: unknown): value is string => typeof value === 'string' && value !== ''
