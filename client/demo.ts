@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createWxAuth, type WxLike } from './dist/wxauth.js'
+import { mapStorage, requestFailure, requestOverFetch } from './fetch-wx'
 
 const ROOT = resolve(import.meta.dir, '..')
 const SESSION_TTL_SECONDS = 1
@@ -39,7 +40,6 @@ function startServer(databasePath: string) {
 
 /** A mini program's `wx`, backed by fetch and a Map; prints every HTTP exchange. */
 function demoWx(): WxLike {
-  const storage = new Map<string, string>()
   let logins = 0
   return {
     login({ success }) {
@@ -50,25 +50,16 @@ function demoWx(): WxLike {
     },
     request(options) {
       const path = new URL(options.url).pathname
-      const hasBody = options.data !== undefined
-      fetch(options.url, {
-        method: options.method,
-        headers: { ...options.header, ...(hasBody ? { 'content-type': 'application/json' } : {}) },
-        body: hasBody ? JSON.stringify(options.data) : undefined,
-      }).then(
-        async (response) => {
-          const text = await response.text()
-          const data: unknown = text === '' ? '' : JSON.parse(text)
-          const code = (data as { code?: string }).code
-          console.log(`     ${options.method} ${path} → ${response.status}${code ? ` ${code}` : ''}`)
-          options.success({ statusCode: response.status, data, header: Object.fromEntries(response.headers) })
+      requestOverFetch(options).then(
+        (answer) => {
+          const code = (answer.data as { code?: string } | null)?.code
+          console.log(`     ${options.method} ${path} → ${answer.statusCode}${code ? ` ${code}` : ''}`)
+          options.success(answer)
         },
-        (error: unknown) => options.fail({ errMsg: String(error) }),
+        (error: unknown) => options.fail(requestFailure(error)),
       )
     },
-    getStorageSync: (key) => storage.get(key) ?? '',
-    setStorageSync: (key, value) => void storage.set(key, value),
-    removeStorageSync: (key) => void storage.delete(key),
+    ...mapStorage(new Map()),
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createWxAuth, type WxLike, type WxRequestOptions } from '../../client/dist/wxauth.js'
+import { mapStorage, requestFailure, requestOverFetch } from '../../client/fetch-wx'
 import { createApp, openDatabase } from '../../src/server'
 import { manualClock, simulatedWechat } from '../helpers'
 
@@ -59,28 +60,15 @@ function fakeWx({ user = 'mia', code, loginFails = false, intercept, answerDelay
         setTimeout(() => options.success({ ...intercepted, header: {} }), 1)
         return
       }
-      const hasBody = options.data !== undefined && options.method !== 'GET'
-      fetch(options.url, {
-        method: options.method,
-        headers: { ...options.header, ...(hasBody ? { 'content-type': 'application/json' } : {}) },
-        body: hasBody ? JSON.stringify(options.data) : undefined,
-        signal: AbortSignal.timeout(options.timeout ?? 60_000),
-      }).then(
-        async (response) => {
-          const text = await response.text()
-          let data: unknown = text
-          try {
-            data = JSON.parse(text)
-          } catch {}
+      requestOverFetch(options).then(
+        async (answer) => {
           await Bun.sleep(delay)
-          options.success({ statusCode: response.status, data, header: Object.fromEntries(response.headers) })
+          options.success(answer)
         },
-        (error: unknown) => options.fail({ errMsg: `request:fail ${String(error)}` }),
+        (error: unknown) => options.fail(requestFailure(error)),
       )
     },
-    getStorageSync: (key) => storage.get(key) ?? '',
-    setStorageSync: (key, value) => void storage.set(key, value),
-    removeStorageSync: (key) => void storage.delete(key),
+    ...mapStorage(storage),
   }
   return { wx, storage, counts, sent }
 }
