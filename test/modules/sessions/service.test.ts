@@ -207,15 +207,33 @@ describe('session cache', () => {
   })
 })
 
+/** A session store on a new database file with one user, for sweeps that need a worker; removed afterwards. */
+async function withFileSessions(
+  run: (setup: {
+    dir: string
+    path: string
+    db: ReturnType<typeof openDatabase>
+    sessions: ReturnType<typeof createSessionStore>
+    clock: ReturnType<typeof manualClock>
+    user: { id: number }
+  }) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'wxauth-sweep-'))
+  try {
+    const path = join(dir, 'wxauth.db')
+    const db = openDatabase(path)
+    const sessions = createSessionStore(db)
+    const clock = manualClock(Date.now())
+    const user = sessions.users.upsert('o', null, clock())
+    await run({ dir, path, db, sessions, clock, user })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 describe('sweeper in a worker thread', () => {
   test('deletes every expired row through its own connection and closes cleanly', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wxauth-sweep-'))
-    try {
-      const path = join(dir, 'wxauth.db')
-      const db = openDatabase(path)
-      const sessions = createSessionStore(db)
-      const clock = manualClock(Date.now())
-      const user = sessions.users.upsert('o', null, clock())
+    await withFileSessions(async ({ path, db, sessions, clock, user }) => {
       db.transaction(() => {
         for (let i = 0; i < 2500; i++)
           sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
@@ -243,19 +261,11 @@ describe('sweeper in a worker thread', () => {
         1000,
       )
       db.close()
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('a worker that cannot start is reported once, and sweeping carries on in this thread', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wxauth-sweep-'))
-    try {
-      const path = join(dir, 'wxauth.db')
-      const db = openDatabase(path)
-      const sessions = createSessionStore(db)
-      const clock = manualClock(Date.now())
-      const user = sessions.users.upsert('o', null, clock())
+    await withFileSessions(async ({ dir, path, db, sessions, clock, user }) => {
       for (let i = 0; i < 5; i++) sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 1 })
       clock.advance(1000)
       const errors: string[] = []
@@ -274,9 +284,7 @@ describe('sweeper in a worker thread', () => {
       expect(errors[0]).toContain('sweep worker failed')
       await sweeper.stop()
       db.close()
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('inside a compiled binary the worker is found under the virtual root', () => {

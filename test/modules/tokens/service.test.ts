@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectDatabase } from '../../../src/modules/db/service'
-import { AppError, createAccessTokenManager, createWechatClient, openDatabase } from '../../../src/server'
-import { APPID, manualClock } from '../../helpers'
+import { AppError, createAccessTokenManager, openDatabase } from '../../../src/server'
+import { APPID, manualClock, simulatedWechat } from '../../helpers'
 
 const dirs: string[] = []
 const open: Database[] = []
@@ -13,6 +13,14 @@ afterEach(() => {
   for (const db of open.splice(0)) db.close()
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
+
+/** Two connections to one new database file, as two processes would have; closed after the test. */
+function twoConnections(): [Database, Database] {
+  const path = tempDatabasePath()
+  const connections: [Database, Database] = [openDatabase(path), connectDatabase(path)]
+  open.push(...connections)
+  return connections
+}
 
 function tempDatabasePath(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wxauth-tokens-'))
@@ -83,11 +91,8 @@ describe('access_token manager', () => {
   })
 
   test('two processes on one database: the lease lets only one fetch, the other waits and reads', async () => {
-    const path = tempDatabasePath()
     const clock = manualClock()
-    const dbA = openDatabase(path)
-    const dbB = connectDatabase(path)
-    open.push(dbA, dbB)
+    const [dbA, dbB] = twoConnections()
     const a = tokenSource({ delayMs: 150 })
     const b = tokenSource({ delayMs: 150 })
     const managerA = createAccessTokenManager({ db: dbA, wechat: a.wechat, clock })
@@ -209,11 +214,8 @@ describe('access_token manager', () => {
   })
 
   test('drops the failed token only if it is still current: a newer one is used without a fetch', async () => {
-    const path = tempDatabasePath()
     const clock = manualClock()
-    const dbA = openDatabase(path)
-    const dbB = connectDatabase(path)
-    open.push(dbA, dbB)
+    const [dbA, dbB] = twoConnections()
     const a = tokenSource()
     const managerA = createAccessTokenManager({ db: dbA, wechat: a.wechat, clock })
     const usedTokens: string[] = []
@@ -229,19 +231,7 @@ describe('access_token manager', () => {
   })
 
   test('with the simulator: 50 concurrent callers after a revocation refetch once', async () => {
-    const { createWechatSimulator } = await import('../../../src/server')
-    const simulator = createWechatSimulator({ appid: APPID, secret: 's' })
-    let fetches = 0
-    const wechat = createWechatClient({
-      appid: APPID,
-      secret: 's',
-      apiBase: 'http://sim',
-      timeoutMs: 1000,
-      fetch: (request) => {
-        if (new URL(request.url).pathname === '/cgi-bin/stable_token') fetches++
-        return simulator.fetch(request)
-      },
-    })
+    const { simulator, wechat, callsTo } = simulatedWechat()
     const { openid, sessionKey } = await wechat.code2Session(simulator.issueCode('yuri'))
     const tokens = createAccessTokenManager({ db: openDatabase(':memory:'), wechat, clock: Date.now })
     await tokens.withToken((token) => wechat.checkSessionKey(token, openid, sessionKey))
@@ -250,6 +240,6 @@ describe('access_token manager', () => {
       Array.from({ length: 50 }, () => tokens.withToken((token) => wechat.checkSessionKey(token, openid, sessionKey))),
     )
     expect(checks.every(Boolean)).toBe(true)
-    expect(fetches).toBe(2)
+    expect(callsTo('/cgi-bin/stable_token')).toBe(2)
   })
 })
