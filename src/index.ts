@@ -1,24 +1,30 @@
 import { existsSync } from 'node:fs'
 import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
-import { createLogger, setLogger } from './libs/log'
+import { createLogger, type Logger, setLogger } from './libs/log'
 import { type AdminCommand, type Command, parseCommand, runAdminCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
 import { createAdminService } from './modules/admin/service'
 import { MIGRATIONS } from './modules/db/migrations'
 import { connectDatabase, schemaVersion } from './modules/db/service'
+import type { Sweeper } from './modules/sessions/service'
+import { StoreConnectError } from './modules/store/service'
 import {
   type Config,
   ConfigError,
+  connectPostgres,
+  connectRemoteStores,
   createApp,
   createMetrics,
-  createSessionStore,
   createWechatClient,
   createWechatSimulator,
   type Metrics,
   type Mode,
+  migratePostgres,
   openDatabase,
   readConfig,
+  type Stores,
+  sqliteStores,
   startSweeper,
   timedFetch,
 } from './server'
@@ -59,34 +65,68 @@ function wechatFor(mode: Mode, config: Config, metrics: Metrics | undefined) {
   return createWechatClient({ ...config.wechat, fetch: metrics ? timedFetch(metrics, upstream) : upstream })
 }
 
-function serve(mode: Mode): void {
-  const config = loadConfig(mode)
-  if (mode === 'dev') console.warn(DEV_BANNER)
+/** Where the configured store lives, without any password the URL may hold. */
+function describeUrl(url: string): string {
+  const { protocol, host, pathname } = new URL(url)
+  return `${protocol}//${host}${pathname}`
+}
 
-  const logger = createLogger(config.logLevel)
-  setLogger(logger)
-  const db = orExit(() => openDatabase(config.databasePath), `cannot open DATABASE_PATH=${config.databasePath}`)
-  const sessions = createSessionStore(db)
-  const metrics = config.metrics ? createMetrics({ db, clock: systemClock }) : undefined
-  const wechat = wechatFor(mode, config, metrics)
-  const app = createApp({ db, wechat, config, sessions, logger, metrics })
-  orExit(
-    () => app.listen({ port: config.port, hostname: config.host, reusePort: false }),
-    `cannot listen on ${config.host}:${config.port}`,
-  )
-  const sweeper = startSweeper({
-    sessions,
+/** SQLite at DATABASE_PATH unless DATABASE_URL / REDIS_URL say otherwise; unreachable → exit 1 naming the variable. */
+async function openStores(config: Config): Promise<Stores> {
+  const openLocal = () =>
+    orExit(() => openDatabase(config.databasePath), `cannot open DATABASE_PATH=${config.databasePath}`)
+  if (!config.databaseUrl && !config.redisUrl) return sqliteStores(openLocal())
+  try {
+    return await connectRemoteStores(config, openLocal)
+  } catch (error) {
+    if (!(error instanceof StoreConnectError)) throw error
+    const url = error.variable === 'DATABASE_URL' ? config.databaseUrl : config.redisUrl
+    console.error(`wxauth: cannot reach ${error.variable} (${describeUrl(url ?? '')}): ${error.message}`)
+    exit(1)
+  }
+}
+
+function startSweeping(config: Config, stores: Stores, logger: Logger, metrics: Metrics | undefined): Sweeper | null {
+  if (!stores.sessions.needsSweep) return null
+  const { db } = stores
+  return startSweeper({
+    sessions: stores.sessions,
     intervalMs: config.sweepIntervalSeconds * 1000,
     clock: systemClock,
-    worker: config.databasePath === ':memory:' ? undefined : { db, path: config.databasePath },
+    worker: db && config.databasePath !== ':memory:' ? { db, path: config.databasePath } : undefined,
     onSwept: (deleted, elapsedMs) => {
       metrics?.sweep(deleted)
       if (deleted > 0) logger.info(`swept ${deleted} expired sessions`, { deleted, durationMs: Math.round(elapsedMs) })
     },
     onError: (error) => logger.error('sweep failed', { error: error instanceof Error ? error.message : String(error) }),
   })
+}
+
+async function serve(mode: Mode): Promise<void> {
+  const config = loadConfig(mode)
+  if (mode === 'dev') console.warn(DEV_BANNER)
+
+  const logger = createLogger(config.logLevel)
+  setLogger(logger)
+  const stores = await openStores(config)
+  const metrics = config.metrics
+    ? createMetrics({ countLive: stores.sessions.countLive, clock: systemClock })
+    : undefined
+  const wechat = wechatFor(mode, config, metrics)
+  const app = createApp({ stores, wechat, config, logger, metrics })
+  orExit(
+    () => app.listen({ port: config.port, hostname: config.host, reusePort: false }),
+    `cannot listen on ${config.host}:${config.port}`,
+  )
+  const sweeper = startSweeping(config, stores, logger, metrics)
   const url = `http://${app.server?.hostname}:${app.server?.port}`
-  logger.info(`wxauth listening on ${url}`, { url, mode, version: packageJson.version })
+  logger.info(`wxauth listening on ${url}`, {
+    url,
+    mode,
+    version: packageJson.version,
+    records: stores.records,
+    sessions: stores.sessionsIn,
+  })
 
   let stopping = false
   async function shutdown(signal: string): Promise<void> {
@@ -94,8 +134,8 @@ function serve(mode: Mode): void {
     stopping = true
     logger.info(`${signal} received, finishing in-flight requests`, { signal })
     await app.stop()
-    await sweeper.stop()
-    db.close()
+    await sweeper?.stop()
+    await stores.close()
     logger.info('stopped')
     await logger.flush()
     exit(0)
@@ -104,8 +144,20 @@ function serve(mode: Mode): void {
   process.on('SIGINT', () => void shutdown('SIGINT'))
 }
 
-function migrateOnly(): never {
-  const { databasePath } = loadConfig('dev')
+async function migrateOnly(): Promise<never> {
+  const { databasePath, databaseUrl } = loadConfig('dev')
+  if (databaseUrl) {
+    const sql = connectPostgres(databaseUrl)
+    const version = await migratePostgres(sql).catch((error: unknown) => {
+      console.error(
+        `wxauth: cannot migrate DATABASE_URL (${describeUrl(databaseUrl)}): ${error instanceof Error ? error.message : String(error)}`,
+      )
+      exit(1)
+    })
+    console.log(`wxauth: ${describeUrl(databaseUrl)} is at schema version ${version}`)
+    await sql.close()
+    exit(0)
+  }
   const db = orExit(() => openDatabase(databasePath), `cannot migrate DATABASE_PATH=${databasePath}`)
   console.log(`wxauth: ${databasePath} is at schema version ${schemaVersion(db)}`)
   db.close()
@@ -114,7 +166,13 @@ function migrateOnly(): never {
 
 /** Admin commands work on the server's existing database, never create one, and never migrate it behind its back. */
 function runAdmin(command: AdminCommand): never {
-  const { databasePath } = loadConfig('dev')
+  const { databasePath, databaseUrl, redisUrl } = loadConfig('dev')
+  if (databaseUrl || redisUrl) {
+    console.error(
+      `wxauth: ${command.name} reads the SQLite database only; with ${databaseUrl ? 'DATABASE_URL' : 'REDIS_URL'} set, use psql or redis-cli (README: Scaling out)`,
+    )
+    exit(1)
+  }
   if (databasePath !== ':memory:' && !existsSync(databasePath)) {
     console.error(`wxauth: no database at ${databasePath}; start the server or run wxauth migrate first`)
     exit(1)
@@ -151,8 +209,8 @@ function main(args: string[]): void {
     console.log(packageJson.version)
     exit(0)
   }
-  if (command.name === 'serve' || command.name === 'dev') serve(command.name === 'dev' ? 'dev' : 'start')
-  else if (command.name === 'migrate') migrateOnly()
+  if (command.name === 'serve' || command.name === 'dev') void serve(command.name === 'dev' ? 'dev' : 'start')
+  else if (command.name === 'migrate') void migrateOnly()
   else runAdmin(command)
 }
 

@@ -7,10 +7,10 @@ import {
   createApiDocs,
   createGuard,
   createHealthRoutes,
-  createNoteStore,
   createNotesRoutes,
-  createSessionStore,
   type SessionStore,
+  type Stores,
+  sqliteStores,
   type WechatClient,
   wxauth,
 } from './modules'
@@ -22,7 +22,9 @@ export { AppError } from './libs/errors'
 export * from './modules'
 
 export interface AppDependencies {
-  db: Database
+  /** An open SQLite database (see openDatabase); or pass `stores` for PostgreSQL / Redis. */
+  db?: Database
+  stores?: Stores
   wechat: WechatClient
   clock?: Clock
   config?: Partial<
@@ -37,7 +39,7 @@ export interface AppDependencies {
       | 'metrics'
     >
   >
-  /** Share the store with the sweeper; built from `db` when absent. */
+  /** Share the SQLite session store with the sweeper; built from `db` when absent. */
   sessions?: SessionStore
   /** Request log lines go here; by default JSON on stdout at `config.logLevel` (info). */
   logger?: Logger
@@ -48,27 +50,28 @@ export interface AppDependencies {
 /** The whole HTTP app, bound to no port: the entry point listens, tests call `app.handle()`. */
 export function createApp({
   db,
+  sessions,
+  stores = db ? sqliteStores(db, sessions) : undefined,
   wechat,
   clock = systemClock,
   config = {},
-  sessions = createSessionStore(db),
   logger = createLogger(config.logLevel),
-  metrics = config.metrics ? createMetrics({ db, clock }) : undefined,
+  metrics,
 }: AppDependencies) {
+  if (!stores) throw new Error('createApp: pass db (an open SQLite database) or stores')
+  metrics ??= config.metrics ? createMetrics({ countLive: stores.sessions.countLive, clock }) : undefined
   const sessionTtlSeconds = config.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS
   const guard = createGuard({
-    sessions,
+    sessions: stores.sessions,
     clock,
     slidingTtlSeconds: config.sessionSliding ? sessionTtlSeconds : undefined,
   })
   const { maxSessionsPerUser, loginRateLimit, trustProxy } = config
   const api = new Elysia()
     .use(createTelemetry({ logger, metrics }))
-    .use(
-      wxauth({ db, wechat, clock, sessions, guard, sessionTtlSeconds, maxSessionsPerUser, loginRateLimit, trustProxy }),
-    )
-    .use(createNotesRoutes({ notes: createNoteStore(db), guard, clock }))
-    .use(createHealthRoutes({ db }))
+    .use(wxauth({ stores, wechat, clock, guard, sessionTtlSeconds, maxSessionsPerUser, loginRateLimit, trustProxy }))
+    .use(createNotesRoutes({ notes: stores.notes, guard, clock }))
+    .use(createHealthRoutes({ ping: stores.ping }))
   return api.use(createApiDocs(api))
 }
 

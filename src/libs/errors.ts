@@ -15,6 +15,28 @@ export class AppError extends Error {
   }
 }
 
+/** The 503 for a request that needed a store which is not answering; the server recovers by itself. */
+export function storeUnavailable(store: 'PostgreSQL' | 'Redis'): AppError {
+  return new AppError(503, 'STORE_UNAVAILABLE', `${store} is not answering; retry shortly`)
+}
+
+const POSTGRES_OUTAGE_STATES = new Set(['57P01', '57P02', '57P03'])
+
+/**
+ * A lost or refused connection to PostgreSQL or Redis, as Bun reports it: error codes
+ * ERR_POSTGRES_CONNECTION_* / ERR_REDIS_CONNECTION_*, or SQLSTATE class 08 and the shutdown states.
+ */
+export function storeOutageOf(error: unknown): 'PostgreSQL' | 'Redis' | null {
+  if (error === null || typeof error !== 'object') return null
+  const { code, errno } = error as { code?: unknown; errno?: unknown }
+  if (typeof code === 'string') {
+    if (/^ERR_POSTGRES_(CONNECTION|.*TIMEOUT)/.test(code)) return 'PostgreSQL'
+    if (code.startsWith('ERR_REDIS_CONNECTION')) return 'Redis'
+  }
+  if (typeof errno === 'string' && (errno.startsWith('08') || POSTGRES_OUTAGE_STATES.has(errno))) return 'PostgreSQL'
+  return null
+}
+
 export interface ErrorBody {
   code: string
   msg: string
@@ -31,6 +53,11 @@ function toAppError(code: string | number, error: unknown): AppError {
   // Elysia wraps anything thrown while parsing the body in a ParseError.
   const cause = (error as { cause?: unknown } | null)?.cause
   if (cause instanceof AppError) return cause
+  const store = storeOutageOf(error)
+  if (store) {
+    logger().warn('store unavailable', { store, error: error instanceof Error ? error.message : String(error) })
+    return storeUnavailable(store)
+  }
   switch (code) {
     case 'VALIDATION':
       return new AppError(400, 'VALIDATION', describeValidation(error))

@@ -9,7 +9,8 @@ import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard, type Guard } from '../sessions'
 import type { Session } from '../sessions/model'
-import { createSessionStore, type SessionStore } from '../sessions/service'
+import type { SessionStore } from '../sessions/service'
+import { type Stores, sqliteStores } from '../store/service'
 import { type AccessTokenManager, createAccessTokenManager } from '../tokens/service'
 import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
@@ -22,8 +23,10 @@ import {
 import { createLoginService } from './service'
 
 export interface WxauthOptions {
-  /** An open database with wxauth's schema (see openDatabase). */
-  db: Database
+  /** An open SQLite database with wxauth's schema (see openDatabase); or pass `stores`. */
+  db?: Database
+  /** PostgreSQL / Redis stores (see connectRemoteStores); built from `db` when absent. */
+  stores?: Stores
   wechat: WechatClient
   clock?: Clock
   sessionTtlSeconds?: number
@@ -37,6 +40,11 @@ export interface WxauthOptions {
   sessions?: SessionStore
   guard?: Guard
   tokens?: AccessTokenManager
+}
+
+function requireDatabase(db: Database | undefined): Database {
+  if (!db) throw new Error('wxauth: pass db (an open SQLite database) or stores')
+  return db
 }
 
 const expiryTexts = new WeakMap<Session, string>()
@@ -69,9 +77,10 @@ export function wxauth({
   if (!whole(sessionTtlSeconds, 1)) throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
   if (!whole(maxSessionsPerUser, 1)) throw new Error('wxauth: maxSessionsPerUser must be a positive whole number')
   if (!whole(loginRateLimit, 0)) throw new Error('wxauth: loginRateLimit must be a whole number (0 turns it off)')
-  const sessions = shared.sessions ?? createSessionStore(db)
+  const stores = shared.stores ?? sqliteStores(requireDatabase(db), shared.sessions)
+  const { sessions } = stores
   const guard = shared.guard ?? createGuard({ sessions, clock })
-  const logins = createLoginService({ db, sessions, wechat, clock, sessionTtlSeconds, maxSessionsPerUser })
+  const logins = createLoginService({ db: stores.db, sessions, wechat, clock, sessionTtlSeconds, maxSessionsPerUser })
   const limiter = loginRateLimit > 0 ? createRateLimiter(loginRateLimit) : null
   let warnedNoAddress = false
   function warnNoAddressOnce(): void {
@@ -79,7 +88,7 @@ export function wxauth({
     warnedNoAddress = true
     logger().warn('login rate limit off: no client address (not served by Bun.serve and TRUST_PROXY is off)')
   }
-  const tokens = shared.tokens ?? createAccessTokenManager({ db, wechat, clock })
+  const tokens = shared.tokens ?? createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
   return new Elysia()
     .use(errors)
@@ -142,8 +151,8 @@ export function wxauth({
     )
     .post(
       '/auth/logout',
-      function logout({ session, set }) {
-        sessions.delete(session.tokenHash)
+      async function logout({ session, set }) {
+        await sessions.delete(session.tokenHash)
         set.status = 204
       },
       {
@@ -159,8 +168,8 @@ export function wxauth({
     )
     .post(
       '/auth/logout-all',
-      function logoutEverywhere({ user, set }) {
-        sessions.deleteForUser(user.id)
+      async function logoutEverywhere({ user, set }) {
+        await sessions.deleteForUser(user.id)
         set.status = 204
       },
       {

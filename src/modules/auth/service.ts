@@ -1,7 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import type { Clock } from '../../libs/clock'
 import { groupCommit } from '../db/service'
-import type { SessionStore } from '../sessions/service'
+import type { SessionStore, SyncSessionStore } from '../sessions/service'
 import type { User } from '../users/model'
 import type { WechatClient, WechatSession } from '../wechat/model'
 import { LOGIN_CODE_LIFETIME_MS, MAX_REMEMBERED_LOGINS } from './model'
@@ -13,13 +13,49 @@ export interface LoginResult {
 }
 
 export interface LoginServiceOptions {
-  db: Database
+  /** With SQLite sessions in this database, logins are written by group commit. */
+  db?: Database
   sessions: SessionStore
   wechat: WechatClient
   clock: Clock
   sessionTtlSeconds: number
   /** A login beyond this many live sessions of one user ends the oldest. */
   maxSessionsPerUser: number
+}
+
+type SaveLogin = (login: WechatSession & { nowMs: number }) => Promise<LoginResult>
+
+/**
+ * Upserts the user, starts the session and ends the user's oldest sessions beyond the cap. With
+ * SQLite sessions this is one group-committed transaction; on PostgreSQL or Redis the three steps
+ * run in turn, and a failure between them leaves at most a user row that the next login reuses.
+ */
+export function createLoginWriter({
+  db,
+  sessions,
+  sessionTtlSeconds,
+  maxSessionsPerUser,
+}: Pick<LoginServiceOptions, 'db' | 'sessions' | 'sessionTtlSeconds' | 'maxSessionsPerUser'>): SaveLogin {
+  if (db && sessions.synchronous) {
+    const local = sessions as SyncSessionStore
+    // A rolled-back upsert may have cached a user that was never stored: forget cached users then.
+    return groupCommit(
+      db,
+      ({ openid, unionid, sessionKey, nowMs }): LoginResult => {
+        const user = local.users.upsert(openid, unionid, nowMs)
+        const session = local.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
+        local.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
+        return { skey: session.token, expiresAt: session.expiresAt, user }
+      },
+      () => local.users.forgetCached(),
+    )
+  }
+  return async ({ openid, unionid, sessionKey, nowMs }) => {
+    const user = await sessions.users.upsert(openid, unionid, nowMs)
+    const session = await sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
+    await sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
+    return { skey: session.token, expiresAt: session.expiresAt, user }
+  }
 }
 
 interface RememberedLogin {
@@ -40,20 +76,8 @@ export function createLoginService({
   sessionTtlSeconds,
   maxSessionsPerUser,
 }: LoginServiceOptions) {
-  const { users } = sessions
   const remembered = new Map<string, RememberedLogin>()
-
-  // A rolled-back upsert may have cached a user that was never stored: forget cached users then.
-  const saveLogin = groupCommit(
-    db,
-    ({ openid, unionid, sessionKey, nowMs }: WechatSession & { nowMs: number }): LoginResult => {
-      const user = users.upsert(openid, unionid, nowMs)
-      const session = sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
-      sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
-      return { skey: session.token, expiresAt: session.expiresAt, user }
-    },
-    () => users.forgetCached(),
-  )
+  const saveLogin = createLoginWriter({ db, sessions, sessionTtlSeconds, maxSessionsPerUser })
 
   async function exchange(code: string): Promise<LoginResult> {
     const answer = await wechat.code2Session(code)
@@ -82,7 +106,7 @@ export function createLoginService({
   async function replay(code: string, entry: RememberedLogin): Promise<LoginResult> {
     const earlier = await entry.result
     // Logged out since: the code is spent, so let WeChat give its real answer.
-    if (sessions.validate(earlier.skey, clock())) return earlier
+    if (await sessions.validate(earlier.skey, clock())) return earlier
     if (remembered.get(code) === entry) remembered.delete(code)
     return remember(code, clock())
   }

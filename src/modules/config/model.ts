@@ -7,6 +7,10 @@ export interface Config {
   port: number
   host: string
   databasePath: string
+  /** postgres://… : users, sessions, notes and the access_token in PostgreSQL instead of SQLite. */
+  databaseUrl?: string
+  /** redis://… : sessions, login replay and the access_token lease in Redis. */
+  redisUrl?: string
   wechat: {
     appid: string
     secret: string

@@ -49,6 +49,15 @@ function readApiBase(env: Env): string {
   return raw.replace(/\/+$/, '')
 }
 
+function readUrl(env: Env, name: string, protocols: readonly string[], example: string): string | undefined {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === '') return undefined
+  const protocol = URL.canParse(raw) ? new URL(raw).protocol : null
+  // The value may carry a password: never echo it.
+  if (!protocol || !protocols.includes(protocol)) throw new ConfigError(`${name} must be a URL like ${example}`)
+  return raw
+}
+
 function readCredentials(env: Env, mode: Mode): { appid: string; secret: string } {
   if (mode === 'dev') return SIMULATOR_CREDENTIALS
   const appid = env.WECHAT_APPID?.trim() ?? ''
@@ -65,6 +74,8 @@ export function readConfig(env: Env, mode: Mode): Config {
     port: readInteger(env, 'PORT', DEFAULTS.PORT, 0, 65535),
     host: readString(env, 'HOST', DEFAULTS.HOST),
     databasePath: readString(env, 'DATABASE_PATH', DEFAULTS.DATABASE_PATH),
+    databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/db'),
+    redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
     wechat: {
       ...readCredentials(env, mode),
       apiBase: readApiBase(env),

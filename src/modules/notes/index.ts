@@ -30,8 +30,8 @@ export function createNotesRoutes({ notes, guard, clock }: { notes: NoteStore; g
     )
     .delete(
       '/:id',
-      function deleteNote({ user, params, set }) {
-        if (!notes.delete(user.id, params.id)) throw new AppError(404, 'NOT_FOUND', 'no such note')
+      async function deleteNote({ user, params, set }) {
+        if (!(await notes.delete(user.id, params.id))) throw new AppError(404, 'NOT_FOUND', 'no such note')
         set.status = 204
       },
       {

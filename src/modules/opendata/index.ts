@@ -17,8 +17,8 @@ export interface OpenDataOptions {
 
 /** POST /wechat/decrypt, /wechat/verify, /wechat/phone and GET /wechat/session-key, all behind the skey. */
 export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDataOptions) {
-  function sessionKeyOf(session: Session): string {
-    const sessionKey = sessions.sessionKeyOf(session.tokenHash)
+  async function sessionKeyOf(session: Session): Promise<string> {
+    const sessionKey = await sessions.sessionKeyOf(session.tokenHash)
     // The session was logged out between the guard and here.
     if (sessionKey === null) throw skeyInvalid()
     return sessionKey
@@ -26,25 +26,29 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
 
   return new Elysia({ name: 'wxauth.opendata', prefix: '/wechat' })
     .use(guard)
-    .post('/decrypt', ({ body, session }) => ({ data: decryptOpenData(body, sessionKeyOf(session), wechat.appid) }), {
-      auth: true,
-      body: OpenDataModel.decryptBody,
-      response: { 200: OpenDataModel.decryptResponse },
-      detail: routeDoc({
-        summary: "Decrypt encryptedData with this session's session_key",
-        description:
-          'AES-128-CBC, PKCS#7; the watermark must carry our appid. DECRYPT_FAILED usually means the data was encrypted under another session_key: log in again, then fetch the data again.',
-        tag: 'wechat',
+    .post(
+      '/decrypt',
+      async ({ body, session }) => ({ data: decryptOpenData(body, await sessionKeyOf(session), wechat.appid) }),
+      {
         auth: true,
-        body: true,
-        errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'] },
-      }),
-    })
+        body: OpenDataModel.decryptBody,
+        response: { 200: OpenDataModel.decryptResponse },
+        detail: routeDoc({
+          summary: "Decrypt encryptedData with this session's session_key",
+          description:
+            'AES-128-CBC, PKCS#7; the watermark must carry our appid. DECRYPT_FAILED usually means the data was encrypted under another session_key: log in again, then fetch the data again.',
+          tag: 'wechat',
+          auth: true,
+          body: true,
+          errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'] },
+        }),
+      },
+    )
     .post(
       '/verify',
-      ({ body, session }) => ({
+      async ({ body, session }) => ({
         valid: true as const,
-        data: verifyRawData(body.rawData, body.signature, sessionKeyOf(session)),
+        data: verifyRawData(body.rawData, body.signature, await sessionKeyOf(session)),
       }),
       {
         auth: true,
@@ -81,7 +85,7 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
     .get(
       '/session-key',
       async ({ user, session }) => {
-        const sessionKey = sessionKeyOf(session)
+        const sessionKey = await sessionKeyOf(session)
         return { valid: await tokens.withToken((token) => wechat.checkSessionKey(token, user.openid, sessionKey)) }
       },
       {

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import type { Clock } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
 import type { SessionWithUser } from './model'
-import type { SessionStore } from './service'
+import type { SessionStore, SyncSessionStore } from './service'
 
 let guardsCreated = 0
 
@@ -40,27 +40,38 @@ export function skeyInvalid(): AppError {
 export function createGuard({ sessions, clock, slidingTtlSeconds }: GuardOptions) {
   const ttlMs = (slidingTtlSeconds ?? 0) * 1000
   /** At most one write per session per half-TTL: only a session past its half-life is renewed. */
-  function slide(found: SessionWithUser, nowMs: number): SessionWithUser {
-    if (ttlMs === 0 || found.session.expiresAt - nowMs >= ttlMs / 2) return found
-    return { user: found.user, session: sessions.extend(found.session, nowMs + ttlMs) }
+  const needsSlide = (found: SessionWithUser, nowMs: number) => ttlMs > 0 && found.session.expiresAt - nowMs < ttlMs / 2
+
+  function requireSkey(headers: Headers): string {
+    const skey = readSkey(headers)
+    if (!skey) throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
+    return skey
+  }
+
+  // SQLite answers in the same tick, so its guard never awaits (an awaited hook costs every protected
+  // request). Never `return slide(…)` in it: Elysia reads "return f(" in a hook's source as async and
+  // would await it anyway. Bun folds a temporary back into that form, so return a fresh object.
+  const local = sessions as SyncSessionStore
+  const resolveInSameTick = function resolveSession({ request }: { request: Request }) {
+    const nowMs = clock()
+    let found = local.validate(requireSkey(request.headers), nowMs)
+    if (!found) throw skeyInvalid()
+    if (needsSlide(found, nowMs))
+      found = { user: found.user, session: local.extend(found.session, nowMs + ttlMs, nowMs) }
+    const { user, session } = found
+    return { user, session }
+  }
+
+  const resolveRemote = async function resolveSessionRemote({ request }: { request: Request }) {
+    const nowMs = clock()
+    const found = await sessions.validate(requireSkey(request.headers), nowMs)
+    if (!found) throw skeyInvalid()
+    if (!needsSlide(found, nowMs)) return found
+    return { user: found.user, session: await sessions.extend(found.session, nowMs + ttlMs, nowMs) }
   }
 
   return new Elysia({ name: 'wxauth.guard', seed: ++guardsCreated }).macro({
-    auth: {
-      resolve: function resolveSession({ request }) {
-        const skey = readSkey(request.headers)
-        if (!skey)
-          throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
-        const nowMs = clock()
-        const found = sessions.validate(skey, nowMs)
-        if (!found) throw skeyInvalid()
-        // Never `return slide(…)`: Elysia reads "return f(" in a hook's source as async and would
-        // await the guard on every protected request. Bun folds a temporary back into that form, so
-        // return a fresh object.
-        const { user, session } = slide(found, nowMs)
-        return { user, session }
-      },
-    },
+    auth: { resolve: sessions.synchronous ? resolveInSameTick : resolveRemote },
   })
 }
 

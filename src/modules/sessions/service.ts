@@ -2,7 +2,8 @@ import type { Database } from 'bun:sqlite'
 import { BoundedMap } from '../../libs/bounded-map'
 import type { Clock } from '../../libs/clock'
 import { watchForeignWrites } from '../db/service'
-import { createUserStore, type UserStore } from '../users/service'
+import type { MaybePromise, Synchronous } from '../store/model'
+import { createUserStore, type SyncUserStore, type UserStore } from '../users/service'
 import {
   FOREIGN_WRITE_POLL_MS,
   SESSION_CACHE_ENTRIES,
@@ -41,26 +42,45 @@ export interface NewSession {
   ttlSeconds: number
 }
 
-export interface SessionStore {
-  readonly users: UserStore
-  /** Stores a new session and returns its token; call inside the login transaction. */
-  create(input: NewSession): { token: string; tokenHash: Uint8Array; expiresAt: number }
-  /** The live session and its user, or null when unknown, malformed or expired. */
-  validate(token: string, nowMs: number): SessionWithUser | null
-  delete(tokenHash: Uint8Array): void
-  /** Ends every session of the user; returns how many. */
-  deleteForUser(userId: number): number
-  /** Ends the user's oldest sessions so that at most `keep` remain, never `newest`. Returns how many went. */
-  trimForUser(userId: number, keep: number, newest: Uint8Array): number
-  /** Moves a live session's expiry (sliding sessions); returns the updated session. */
-  extend(session: Session, expiresAt: number): Session
-  /** Deletes at most `limit` expired sessions; returns how many went. */
-  deleteExpired(nowMs: number, limit: number): number
-  sessionKeyOf(tokenHash: Uint8Array): string | null
+export interface CreatedSession {
+  token: string
+  tokenHash: Uint8Array
+  expiresAt: number
 }
 
+/**
+ * Sessions by token hash. Implementations: SQLite (here, synchronous, with an in-memory cache),
+ * PostgreSQL (sessions/postgres.ts) and Redis (sessions/redis.ts); test/modules/store holds the
+ * conformance suite every one of them passes.
+ */
+export interface SessionStore {
+  readonly users: UserStore
+  /** True when every answer comes in the same tick: the guard then never awaits. */
+  readonly synchronous: boolean
+  /** False where the store expires sessions by itself (Redis): no sweep runs. */
+  readonly needsSweep: boolean
+  /** Stores a new session and returns its token. */
+  create(input: NewSession): MaybePromise<CreatedSession>
+  /** The live session and its user, or null when unknown, malformed or expired. */
+  validate(token: string, nowMs: number): MaybePromise<SessionWithUser | null>
+  delete(tokenHash: Uint8Array): MaybePromise<void>
+  /** Ends every session of the user; returns how many. */
+  deleteForUser(userId: number): MaybePromise<number>
+  /** Ends the user's oldest sessions so that at most `keep` remain, never `newest`. Returns how many went. */
+  trimForUser(userId: number, keep: number, newest: Uint8Array): MaybePromise<number>
+  /** Moves a live session's expiry (sliding sessions); returns the updated session. */
+  extend(session: Session, expiresAt: number, nowMs: number): MaybePromise<Session>
+  /** Deletes at most `limit` expired sessions; returns how many went. */
+  deleteExpired(nowMs: number, limit: number): MaybePromise<number>
+  sessionKeyOf(tokenHash: Uint8Array): MaybePromise<string | null>
+  /** Sessions not expired at `nowMs`, for metrics and the admin commands. */
+  countLive(nowMs: number): MaybePromise<number>
+}
+
+export type SyncSessionStore = Synchronous<Omit<SessionStore, 'users'>> & { readonly users: SyncUserStore }
+
 export interface SessionStoreOptions {
-  users?: UserStore
+  users?: SyncUserStore
   cacheEntries?: number
 }
 
@@ -71,7 +91,7 @@ const cacheKey = (tokenHash: Uint8Array) => Buffer.from(tokenHash).toString('bas
  * lookups. The cache follows every write made through this store at once, and writes by other
  * connections within FOREIGN_WRITE_POLL_MS.
  */
-export function createSessionStore(db: Database, options: SessionStoreOptions = {}): SessionStore {
+export function createSessionStore(db: Database, options: SessionStoreOptions = {}): SyncSessionStore {
   const users = options.users ?? createUserStore(db)
   const cache = new BoundedMap<string, Session>(options.cacheEntries ?? SESSION_CACHE_ENTRIES)
   const foreignWrites = watchForeignWrites(db, FOREIGN_WRITE_POLL_MS)
@@ -95,6 +115,7 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
   const sessionKey = db.query<{ session_key: string }, [Uint8Array]>(
     'SELECT session_key FROM sessions WHERE token_hash = ?',
   )
+  const countLive = db.query<{ n: number }, [number]>('SELECT count(*) AS n FROM sessions WHERE expires_at > ?')
 
   function deleteSession(tokenHash: Uint8Array): void {
     remove.run(tokenHash)
@@ -111,6 +132,8 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
 
   return {
     users,
+    synchronous: true,
+    needsSweep: true,
     create({ userId, sessionKey, nowMs, ttlSeconds }) {
       const token = generateSessionToken()
       const expiresAt = nowMs + ttlSeconds * 1000
@@ -156,6 +179,7 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
       return removeExpired.run(nowMs, limit).changes
     },
     sessionKeyOf: (tokenHash) => sessionKey.get(tokenHash)?.session_key ?? null,
+    countLive: (nowMs) => countLive.get(nowMs)?.n ?? 0,
   }
 }
 
@@ -192,7 +216,7 @@ export async function sweepInBatches(
 ): Promise<number> {
   let total = 0
   for (let batch = 1; !stopped(); batch++) {
-    const deleted = sessions.deleteExpired(cutoff, batchRows)
+    const deleted = await sessions.deleteExpired(cutoff, batchRows)
     total += deleted
     if (deleted < batchRows) break
     await between(batch)

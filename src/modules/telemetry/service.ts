@@ -1,5 +1,5 @@
-import type { Database } from 'bun:sqlite'
 import type { Clock } from '../../libs/clock'
+import type { MaybePromise } from '../store/model'
 import type { FetchLike } from '../wechat/model'
 import { LIVE_SESSIONS_CACHE_MS, WECHAT_LATENCY_BUCKETS } from './model'
 
@@ -53,18 +53,23 @@ function histogramFamily(buckets: readonly number[]) {
 }
 
 /** The Prometheus metrics of one process; `render()` gives the text exposition format. */
-export function createMetrics({ db, clock }: { db: Database; clock: Clock }) {
+export function createMetrics({
+  countLive,
+  clock,
+}: {
+  countLive: (nowMs: number) => MaybePromise<number>
+  clock: Clock
+}) {
   const requests = counterFamily()
   const logins = counterFamily()
   const sweepRuns = counterFamily()
   const sweptRows = counterFamily()
   const wechatLatency = histogramFamily(WECHAT_LATENCY_BUCKETS)
-  const countLive = db.query<{ n: number }, [number]>('SELECT count(*) AS n FROM sessions WHERE expires_at > ?')
   let live = { value: 0, at: Number.NEGATIVE_INFINITY }
 
-  function liveSessions(): number {
+  async function liveSessions(): Promise<number> {
     const now = clock()
-    if (now - live.at >= LIVE_SESSIONS_CACHE_MS) live = { value: countLive.get(now)?.n ?? 0, at: now }
+    if (now - live.at >= LIVE_SESSIONS_CACHE_MS) live = { value: await countLive(now), at: now }
     return live.value
   }
 
@@ -88,7 +93,8 @@ export function createMetrics({ db, clock }: { db: Database; clock: Clock }) {
     wechatCall(api: string, seconds: number) {
       wechatLatency.observe({ api }, seconds)
     },
-    render(): string {
+    async render(): Promise<string> {
+      const liveNow = await liveSessions()
       return `${[
         ...family(
           'wxauth_http_requests_total',
@@ -102,9 +108,7 @@ export function createMetrics({ db, clock }: { db: Database; clock: Clock }) {
           'POST /auth/login outcomes: OK or the error code.',
           logins.lines('wxauth_logins_total'),
         ),
-        ...family('wxauth_live_sessions', 'gauge', 'Sessions not yet expired.', [
-          `wxauth_live_sessions ${liveSessions()}`,
-        ]),
+        ...family('wxauth_live_sessions', 'gauge', 'Sessions not yet expired.', [`wxauth_live_sessions ${liveNow}`]),
         ...family(
           'wxauth_sweep_runs_total',
           'counter',

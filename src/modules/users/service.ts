@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { BoundedMap } from '../../libs/bounded-map'
 import { isoTime } from '../../libs/clock'
+import type { MaybePromise, Synchronous } from '../store/model'
 import type { PublicUser, User } from './model'
 
 interface UserRow {
@@ -31,20 +32,23 @@ export function toPublicUser(user: User): PublicUser {
   return shown
 }
 
+/** Users by openid. SQLite (here) answers at once; PostgreSQL (users/postgres.ts) through promises. */
 export interface UserStore {
   /** Creates the user or records the login, in one statement; a later unionid fills in a missing one. */
-  upsert(openid: string, unionid: string | null, nowMs: number): User
+  upsert(openid: string, unionid: string | null, nowMs: number): MaybePromise<User>
   /** The user by id, from memory when it can be. */
-  byId(id: number): User | null
+  byId(id: number): MaybePromise<User | null>
   /** Drops the in-memory copies, e.g. after another process wrote to the database. */
   forgetCached(): void
-  count(): number
+  count(): MaybePromise<number>
 }
+
+export type SyncUserStore = Synchronous<UserStore>
 
 /** Users behind the hot sessions, so a cached session costs no query at all. */
 export const USER_CACHE_ENTRIES = 50_000
 
-export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES): UserStore {
+export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES): SyncUserStore {
   const upsert = db.query<UserRow, [string, string | null, number, number]>(
     `INSERT INTO users (openid, unionid, created_at, last_login_at) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT(openid) DO UPDATE SET

@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import { createLogger, type LogLevel } from '../../../src/libs/log'
-import { createApp, createMetrics, createWechatClient, openDatabase, timedFetch } from '../../../src/server'
+import {
+  createApp,
+  createMetrics,
+  createSessionStore,
+  createWechatClient,
+  openDatabase,
+  timedFetch,
+} from '../../../src/server'
 import { APPID, jsonRequest, manualClock, SECRET, simulatedWechat } from '../../helpers'
 
 function appWithLogs(level: LogLevel = 'info', metricsOn = false) {
@@ -103,8 +110,10 @@ describe('GET /metrics', () => {
   })
 
   test('sweep counters and the WeChat latency histogram', async () => {
-    const db = openDatabase(':memory:')
-    const metrics = createMetrics({ db, clock: manualClock() })
+    const metrics = createMetrics({
+      countLive: createSessionStore(openDatabase(':memory:')).countLive,
+      clock: manualClock(),
+    })
     metrics.sweep(3)
     metrics.sweep(0)
     const { simulator } = simulatedWechat()
@@ -117,7 +126,7 @@ describe('GET /metrics', () => {
     })
     await wechat.code2Session(simulator.issueCode('timed'))
     await wechat.code2Session('errcode:-1').catch(() => undefined)
-    const text = metrics.render()
+    const text = await metrics.render()
     expect(text).toContain('wxauth_sweep_runs_total 2')
     expect(text).toContain('wxauth_sweep_deleted_rows_total 3')
     expect(text).toContain('wxauth_wechat_call_duration_seconds_count{api="jscode2session"} 2')

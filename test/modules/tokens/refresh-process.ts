@@ -1,6 +1,6 @@
 // One process of the cross-process lease test: 25 concurrent get() calls, then prints its fetch count and tokens.
 import { connectDatabase } from '../../../src/modules/db/service'
-import { createAccessTokenManager } from '../../../src/server'
+import { createAccessTokenManager, sqliteTokenStore } from '../../../src/server'
 
 const [path = '', startAt = '0'] = process.argv.slice(2)
 const db = connectDatabase(path)
@@ -14,7 +14,7 @@ const wechat = {
     return { accessToken: `T-${process.pid}`, expiresInSeconds: 7200 }
   },
 }
-const tokens = createAccessTokenManager({ db, wechat, clock: Date.now })
+const tokens = createAccessTokenManager({ store: sqliteTokenStore(db), wechat, clock: Date.now })
 // Both processes start their calls at the same wall-clock moment.
 await Bun.sleep(Math.max(0, Number(startAt) - Date.now()))
 const got = await Promise.all(Array.from({ length: 25 }, () => tokens.get()))

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectDatabase } from '../../../src/modules/db/service'
-import { AppError, createAccessTokenManager, openDatabase } from '../../../src/server'
+import { AppError, createAccessTokenManager, openDatabase, sqliteTokenStore } from '../../../src/server'
 import { APPID, manualClock, simulatedWechat } from '../../helpers'
 
 const dirs: string[] = []
@@ -54,7 +54,7 @@ describe('access_token manager', () => {
   test('50 concurrent callers with no token cause exactly one fetch', async () => {
     const source = tokenSource({ delayMs: 20 })
     const tokens = createAccessTokenManager({
-      db: openDatabase(':memory:'),
+      store: sqliteTokenStore(openDatabase(':memory:')),
       wechat: source.wechat,
       clock: manualClock(),
     })
@@ -66,7 +66,11 @@ describe('access_token manager', () => {
   test('reuses the token until fewer than 300 s remain, then refreshes once', async () => {
     const source = tokenSource()
     const clock = manualClock()
-    const tokens = createAccessTokenManager({ db: openDatabase(':memory:'), wechat: source.wechat, clock })
+    const tokens = createAccessTokenManager({
+      store: sqliteTokenStore(openDatabase(':memory:')),
+      wechat: source.wechat,
+      clock,
+    })
     expect(await tokens.get()).toBe('T1')
     clock.advance((7200 - 301) * 1000)
     expect(await tokens.get()).toBe('T1')
@@ -81,12 +85,16 @@ describe('access_token manager', () => {
     const clock = manualClock()
     const first = tokenSource()
     const db = openDatabase(path)
-    expect(await createAccessTokenManager({ db, wechat: first.wechat, clock }).get()).toBe('T1')
+    expect(await createAccessTokenManager({ store: sqliteTokenStore(db), wechat: first.wechat, clock }).get()).toBe(
+      'T1',
+    )
     db.close()
     const second = tokenSource()
     const reopened = openDatabase(path)
     open.push(reopened)
-    expect(await createAccessTokenManager({ db: reopened, wechat: second.wechat, clock }).get()).toBe('T1')
+    expect(
+      await createAccessTokenManager({ store: sqliteTokenStore(reopened), wechat: second.wechat, clock }).get(),
+    ).toBe('T1')
     expect(second.fetches()).toBe(0)
   })
 
@@ -95,8 +103,8 @@ describe('access_token manager', () => {
     const [dbA, dbB] = twoConnections()
     const a = tokenSource({ delayMs: 150 })
     const b = tokenSource({ delayMs: 150 })
-    const managerA = createAccessTokenManager({ db: dbA, wechat: a.wechat, clock })
-    const managerB = createAccessTokenManager({ db: dbB, wechat: b.wechat, clock })
+    const managerA = createAccessTokenManager({ store: sqliteTokenStore(dbA), wechat: a.wechat, clock })
+    const managerB = createAccessTokenManager({ store: sqliteTokenStore(dbB), wechat: b.wechat, clock })
     const got = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? managerA.get() : managerB.get())))
     expect(a.fetches() + b.fetches()).toBe(1)
     expect(new Set(got).size).toBe(1)
@@ -127,7 +135,7 @@ describe('access_token manager', () => {
       clock() + 60_000,
     )
     const source = tokenSource()
-    const tokens = createAccessTokenManager({ db, wechat: source.wechat, clock, pollMs: 5 })
+    const tokens = createAccessTokenManager({ store: sqliteTokenStore(db), wechat: source.wechat, clock, pollMs: 5 })
     const waiting = tokens.get()
     await Bun.sleep(30)
     expect(source.fetches()).toBe(0)
@@ -145,7 +153,13 @@ describe('access_token manager', () => {
       clock() + 3_600_000,
     )
     const source = tokenSource()
-    const tokens = createAccessTokenManager({ db, wechat: source.wechat, clock, pollMs: 5, leaseMs: 100 })
+    const tokens = createAccessTokenManager({
+      store: sqliteTokenStore(db),
+      wechat: source.wechat,
+      clock,
+      pollMs: 5,
+      leaseMs: 100,
+    })
     await expect(tokens.get()).rejects.toMatchObject({ status: 502, code: 'WECHAT_UNAVAILABLE' })
     expect(source.fetches()).toBe(0)
   })
@@ -153,7 +167,11 @@ describe('access_token manager', () => {
   test('a failed fetch releases the lease, is not cached, and the next call fetches again', async () => {
     const db = openDatabase(':memory:')
     const source = tokenSource()
-    const tokens = createAccessTokenManager({ db, wechat: source.wechat, clock: manualClock() })
+    const tokens = createAccessTokenManager({
+      store: sqliteTokenStore(db),
+      wechat: source.wechat,
+      clock: manualClock(),
+    })
     source.failNextFetch()
     await expect(tokens.get()).rejects.toMatchObject({ errcode: -1 })
     const row = db.query<{ lease_owner: string | null }, []>('SELECT lease_owner FROM wechat_access_tokens').get()
@@ -164,7 +182,7 @@ describe('access_token manager', () => {
   test.each([40001, 40014, 42001])('errcode %p: drop the token, fetch once, retry once', async (errcode) => {
     const source = tokenSource()
     const tokens = createAccessTokenManager({
-      db: openDatabase(':memory:'),
+      store: sqliteTokenStore(openDatabase(':memory:')),
       wechat: source.wechat,
       clock: manualClock(),
     })
@@ -183,7 +201,7 @@ describe('access_token manager', () => {
   test('a token refused twice fails after one retry: never a loop', async () => {
     const source = tokenSource()
     const tokens = createAccessTokenManager({
-      db: openDatabase(':memory:'),
+      store: sqliteTokenStore(openDatabase(':memory:')),
       wechat: source.wechat,
       clock: manualClock(),
     })
@@ -200,7 +218,7 @@ describe('access_token manager', () => {
   test('other errors pass through without touching the token', async () => {
     const source = tokenSource()
     const tokens = createAccessTokenManager({
-      db: openDatabase(':memory:'),
+      store: sqliteTokenStore(openDatabase(':memory:')),
       wechat: source.wechat,
       clock: manualClock(),
     })
@@ -217,7 +235,7 @@ describe('access_token manager', () => {
     const clock = manualClock()
     const [dbA, dbB] = twoConnections()
     const a = tokenSource()
-    const managerA = createAccessTokenManager({ db: dbA, wechat: a.wechat, clock })
+    const managerA = createAccessTokenManager({ store: sqliteTokenStore(dbA), wechat: a.wechat, clock })
     const usedTokens: string[] = []
     await managerA.withToken(async (token) => {
       usedTokens.push(token)
@@ -233,7 +251,11 @@ describe('access_token manager', () => {
   test('with the simulator: 50 concurrent callers after a revocation refetch once', async () => {
     const { simulator, wechat, callsTo } = simulatedWechat()
     const { openid, sessionKey } = await wechat.code2Session(simulator.issueCode('yuri'))
-    const tokens = createAccessTokenManager({ db: openDatabase(':memory:'), wechat, clock: Date.now })
+    const tokens = createAccessTokenManager({
+      store: sqliteTokenStore(openDatabase(':memory:')),
+      wechat,
+      clock: Date.now,
+    })
     await tokens.withToken((token) => wechat.checkSessionKey(token, openid, sessionKey))
     simulator.revokeAccessTokens()
     const checks = await Promise.all(

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL and Redis on 127.0.0.1 for the backend test suites, installing them
+# from Debian when absent. Prints the export lines for TEST_DATABASE_URL and TEST_REDIS_URL on stdout:
+#   eval "$(bash .ci/services.sh)" && bun test
+# Stop them with: bash .ci/services.sh stop
+# Data lives in a temporary directory; nothing is written to the system's own clusters.
+set -euo pipefail
+exec 3>&1 1>&2
+
+PG_PORT=${WXAUTH_TEST_PG_PORT:-55432}
+REDIS_PORT=${WXAUTH_TEST_REDIS_PORT:-56379}
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+
+if [ "${1:-}" = stop ]; then
+  dir=${WXAUTH_SERVICES_DIR:?run eval "\$(bash .ci/services.sh)" first}
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null || true
+  else "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null || true; fi
+  rm -rf "$dir"
+  exit 0
+fi
+
+if [ -z "$PG_BIN" ] || ! command -v redis-server >/dev/null 2>&1; then
+  echo "services: installing postgresql and redis-server from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null ||
+    { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null; }
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+fi
+
+SERVICES_DIR=$(mktemp -d /tmp/wxauth-services.XXXXXX)
+# PostgreSQL refuses to run as root: run it as the postgres user Debian's package creates.
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$SERVICES_DIR"
+  AS_PG=(runuser -u postgres --)
+else
+  AS_PG=()
+fi
+"${AS_PG[@]}" "$PG_BIN/initdb" -D "$SERVICES_DIR/pg" -U wxauth --auth=trust -E UTF8 >/dev/null
+"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$SERVICES_DIR/pg" -l "$SERVICES_DIR/pg.log" -w 3>&- \
+  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $SERVICES_DIR -c fsync=off -c max_connections=200" start >/dev/null
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U wxauth wxauth_test
+
+redis-server 3>&- --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes \
+  --pidfile "$SERVICES_DIR/redis.pid" --logfile "$SERVICES_DIR/redis.log" >/dev/null
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "services: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT (data in $SERVICES_DIR)"
+cat >&3 <<EXPORTS
+export TEST_DATABASE_URL=postgres://wxauth@127.0.0.1:$PG_PORT/wxauth_test
+export TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export WXAUTH_SERVICES_DIR=$SERVICES_DIR
+EXPORTS

@@ -1,0 +1,77 @@
+import { SQL } from 'bun'
+
+/**
+ * The PostgreSQL schema, versioned like the SQLite one (db/migrations.ts) and kept in step with it:
+ * entry i brings the database to version i + 1. Append new entries; never edit one that has shipped.
+ * Times are epoch milliseconds in bigint columns, read back through Number().
+ */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    openid        text   NOT NULL UNIQUE,
+    unionid       text,
+    created_at    bigint NOT NULL,
+    last_login_at bigint NOT NULL
+  );
+  CREATE TABLE sessions (
+    token_hash  bytea  PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    session_key text   NOT NULL,
+    created_at  bigint NOT NULL,
+    expires_at  bigint NOT NULL
+  );
+  CREATE INDEX sessions_expires_at ON sessions(expires_at);
+  CREATE INDEX sessions_user_created ON sessions(user_id, created_at);
+  CREATE TABLE notes (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id    bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    text       text   NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX notes_user_id ON notes(user_id, id);
+  CREATE TABLE wechat_access_tokens (
+    appid        text   PRIMARY KEY,
+    access_token text,
+    expires_at   bigint NOT NULL DEFAULT 0,
+    lease_owner  text,
+    lease_until  bigint NOT NULL DEFAULT 0
+  );
+  `,
+]
+
+/** Any fixed number: every wxauth instance takes the same advisory lock to migrate. */
+const MIGRATION_LOCK = 0x77786175 // "wxau"
+
+export function connectPostgres(url: string, { max = 10 } = {}): SQL {
+  return new SQL({ url, max, connectionTimeout: 5, idleTimeout: 60 })
+}
+
+export async function postgresSchemaVersion(sql: SQL): Promise<number> {
+  const [table] = await sql`SELECT to_regclass('wxauth_schema') IS NOT NULL AS present`
+  if (!table?.present) return 0
+  const [row] = await sql`SELECT version FROM wxauth_schema`
+  return Number(row?.version ?? 0)
+}
+
+/**
+ * Brings the schema up to date in one transaction under an advisory lock, so instances that
+ * start together migrate once: the others wait for the lock, then find nothing left to do.
+ */
+export async function migratePostgres(sql: SQL): Promise<number> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`
+    await tx`CREATE TABLE IF NOT EXISTS wxauth_schema (version integer NOT NULL)`
+    const [row] = await tx`SELECT version FROM wxauth_schema`
+    if (!row) await tx`INSERT INTO wxauth_schema (version) VALUES (0)`
+    const current = Number(row?.version ?? 0)
+    if (current > PG_MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this wxauth (${PG_MIGRATIONS.length})`)
+    }
+    for (let version = current; version < PG_MIGRATIONS.length; version++) {
+      await tx.unsafe(PG_MIGRATIONS[version] as string)
+      await tx`UPDATE wxauth_schema SET version = ${version + 1}`
+    }
+  })
+  return PG_MIGRATIONS.length
+}

@@ -1,0 +1,70 @@
+import type { SQL } from 'bun'
+import type { UserStore } from '../users/service'
+import {
+  type CreatedSession,
+  generateSessionToken,
+  hashSessionToken,
+  isWellFormedToken,
+  type SessionStore,
+} from './service'
+
+/**
+ * Sessions in PostgreSQL, shared by every instance. Nothing is cached: a logout on one instance
+ * holds on the next request to any other. The user behind a session comes from the user cache.
+ */
+export function createPostgresSessionStore(sql: SQL, users: UserStore): SessionStore {
+  return {
+    users,
+    synchronous: false,
+    needsSweep: true,
+    async create({ userId, sessionKey, nowMs, ttlSeconds }): Promise<CreatedSession> {
+      const token = generateSessionToken()
+      const tokenHash = hashSessionToken(token)
+      const expiresAt = nowMs + ttlSeconds * 1000
+      await sql`INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at)
+                VALUES (${tokenHash}, ${userId}, ${sessionKey}, ${nowMs}, ${expiresAt})`
+      return { token, tokenHash, expiresAt }
+    },
+    async validate(token, nowMs) {
+      if (!isWellFormedToken(token)) return null
+      const tokenHash = hashSessionToken(token)
+      const [row] =
+        await sql`SELECT user_id, expires_at FROM sessions WHERE token_hash = ${tokenHash} AND expires_at > ${nowMs}`
+      if (!row) return null
+      const user = await users.byId(Number(row.user_id))
+      return user ? { user, session: { tokenHash, userId: user.id, expiresAt: Number(row.expires_at) } } : null
+    },
+    async delete(tokenHash) {
+      await sql`DELETE FROM sessions WHERE token_hash = ${tokenHash}`
+    },
+    async deleteForUser(userId) {
+      return (await sql`DELETE FROM sessions WHERE user_id = ${userId}`).count
+    },
+    async trimForUser(userId, keep, newest) {
+      const surplus = await sql`
+        DELETE FROM sessions WHERE token_hash IN (
+          SELECT token_hash FROM sessions WHERE user_id = ${userId} AND token_hash <> ${newest}
+          ORDER BY created_at DESC OFFSET ${Math.max(0, keep - 1)})`
+      return surplus.count
+    },
+    async extend(session, expiresAt) {
+      await sql`UPDATE sessions SET expires_at = ${expiresAt} WHERE token_hash = ${session.tokenHash}`
+      return { ...session, expiresAt }
+    },
+    async deleteExpired(nowMs, limit) {
+      // SKIP LOCKED: instances sweeping at the same moment take different rows instead of waiting on each other.
+      const swept = await sql`
+        DELETE FROM sessions WHERE token_hash IN (
+          SELECT token_hash FROM sessions WHERE expires_at <= ${nowMs} LIMIT ${limit} FOR UPDATE SKIP LOCKED)`
+      return swept.count
+    },
+    async sessionKeyOf(tokenHash) {
+      const [row] = await sql`SELECT session_key FROM sessions WHERE token_hash = ${tokenHash}`
+      return row?.session_key ?? null
+    },
+    async countLive(nowMs) {
+      const [row] = await sql`SELECT count(*) AS n FROM sessions WHERE expires_at > ${nowMs}`
+      return Number(row?.n ?? 0)
+    },
+  }
+}

@@ -1,0 +1,121 @@
+import type { Database } from 'bun:sqlite'
+import type { SQL } from 'bun'
+import { connectPostgres, migratePostgres } from '../db/postgres'
+import { connectRedis, type Redis } from '../db/redis'
+import { createNoteStore, createPostgresNoteStore, type NoteStore } from '../notes/service'
+import { createPostgresSessionStore } from '../sessions/postgres'
+import { createRedisSessionStore } from '../sessions/redis'
+import { createSessionStore, type SessionStore } from '../sessions/service'
+import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../tokens/stores'
+import { createPostgresUserStore } from '../users/postgres'
+import type { Backend } from './model'
+
+/** Every store the app needs, chosen once at start from DATABASE_URL / REDIS_URL. */
+export interface Stores {
+  /** Where users, notes and the access_token live. */
+  readonly records: Exclude<Backend, 'redis'>
+  /** Where sessions live. */
+  readonly sessionsIn: Backend
+  /** The SQLite database when records are in SQLite: group commit and the sweep worker use it. */
+  readonly db?: Database
+  readonly sql?: SQL
+  /** Set with REDIS_URL: sessions, the access_token lease and login replay live there. */
+  readonly redis?: Redis
+  readonly sessions: SessionStore
+  readonly notes: NoteStore
+  readonly tokens: TokenStore
+  /** Throws when a store does not answer: GET /healthz. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Everything in one SQLite database: the default. */
+export function sqliteStores(db: Database, sessions: SessionStore = createSessionStore(db)): Stores {
+  const probe = db.query('SELECT count(*) FROM sqlite_schema')
+  return {
+    records: 'sqlite',
+    sessionsIn: 'sqlite',
+    db,
+    sessions,
+    notes: createNoteStore(db),
+    tokens: sqliteTokenStore(db),
+    async ping() {
+      probe.get()
+    },
+    async close() {
+      db.close()
+    },
+  }
+}
+
+/** Users, sessions, notes and the access_token in PostgreSQL (already migrated: see migratePostgres). */
+export function postgresStores(sql: SQL): Stores {
+  const users = createPostgresUserStore(sql)
+  return {
+    records: 'postgres',
+    sessionsIn: 'postgres',
+    sql,
+    sessions: createPostgresSessionStore(sql, users),
+    notes: createPostgresNoteStore(sql),
+    tokens: postgresTokenStore(sql),
+    async ping() {
+      await sql`SELECT 1`
+    },
+    close: () => sql.close(),
+  }
+}
+
+/** Moves sessions, the access_token lease and login replay to Redis; records stay in `base`. */
+export function withRedis(base: Stores, redis: Redis): Stores {
+  return {
+    ...base,
+    sessionsIn: 'redis',
+    redis,
+    sessions: createRedisSessionStore(redis, base.sessions.users),
+    tokens: redisTokenStore(redis),
+    async ping() {
+      await Promise.all([base.ping(), redis.run((client) => client.ping())])
+    },
+    async close() {
+      redis.close()
+      await base.close()
+    },
+  }
+}
+
+/** The variable whose store could not be reached at start. */
+export class StoreConnectError extends Error {
+  constructor(
+    readonly variable: 'DATABASE_URL' | 'REDIS_URL',
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause))
+  }
+}
+
+/** Connects (and migrates PostgreSQL) at start; a store that cannot be reached names its variable. */
+export async function connectRemoteStores(
+  { databaseUrl, redisUrl }: { databaseUrl?: string; redisUrl?: string },
+  openLocal: () => Database,
+): Promise<Stores> {
+  let sql: SQL | undefined
+  let redis: Redis | undefined
+  try {
+    if (databaseUrl) {
+      sql = connectPostgres(databaseUrl)
+      await migratePostgres(sql).catch((error) => {
+        throw new StoreConnectError('DATABASE_URL', error)
+      })
+    }
+    if (redisUrl) {
+      redis = await connectRedis(redisUrl).catch((error) => {
+        throw new StoreConnectError('REDIS_URL', error)
+      })
+    }
+  } catch (error) {
+    await sql?.close()
+    throw error
+  }
+  const base = sql ? postgresStores(sql) : sqliteStores(openLocal())
+  return redis ? withRedis(base, redis) : base
+}
