@@ -1,4 +1,5 @@
-import { createApp, createWechatClient, createWechatSimulator, openDatabase } from '../src/server'
+import { createApp, createWechatClient, createWechatSimulator } from '../src/server'
+import { freshStores } from './backends'
 
 export const APPID = 'wxtest'
 export const SECRET = 'test-secret'
@@ -36,13 +37,16 @@ export function simulatedWechat() {
   }
 }
 
-/** A full app on :memory: wired to the simulator; counts upstream calls. No rate limit or logs unless asked. */
-export function testApp(config: NonNullable<Parameters<typeof createApp>[0]['config']> = {}) {
-  const db = openDatabase(':memory:')
+/**
+ * A full app on empty stores (SQLite :memory:, or the WXAUTH_TEST_BACKEND one) wired to the simulator;
+ * counts upstream calls. No rate limit or logs unless asked.
+ */
+export async function testApp(config: NonNullable<Parameters<typeof createApp>[0]['config']> = {}) {
+  const stores = await freshStores()
   const clock = manualClock()
   const { simulator, wechat, upstreamCalls, callsTo } = simulatedWechat()
-  const app = createApp({ db, wechat, clock, config: { loginRateLimit: 0, logLevel: 'silent', ...config } })
-  return { app, db, clock, simulator, upstreamCalls, callsTo }
+  const app = createApp({ stores, wechat, clock, config: { loginRateLimit: 0, logLevel: 'silent', ...config } })
+  return { app, stores, db: stores.db, clock, simulator, upstreamCalls, callsTo }
 }
 
 /** jscode2session errcodes and what wxauth answers: [errcode, HTTP status, code]. */

@@ -22,7 +22,7 @@ interface Document {
 async function openApiDocument(
   config: Parameters<typeof testApp>[0] = {},
 ): Promise<{ doc: Document; routes: { method: string; path: string }[] }> {
-  const { app } = testApp(config)
+  const { app } = await testApp(config)
   const response = await app.handle(new Request('http://localhost/openapi/json'))
   expect(response.status).toBe(200)
   return { doc: (await response.json()) as Document, routes: app.routes }
@@ -108,7 +108,7 @@ describe('OpenAPI document', () => {
   })
 
   test('GET /openapi serves the reference page', async () => {
-    const { app } = testApp()
+    const { app } = await testApp()
     const response = await app.handle(new Request('http://localhost/openapi'))
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toContain('text/html')

@@ -3,7 +3,7 @@ import { treaty } from '@elysiajs/eden'
 import { jsonRequest, testApp } from '../../helpers'
 
 async function twoUsers() {
-  const ctx = testApp()
+  const ctx = await testApp()
   const api = treaty(ctx.app)
   const skeyOf = async (user: string) => {
     const { data, error } = await api.auth.login.post({ code: ctx.simulator.issueCode(user) })

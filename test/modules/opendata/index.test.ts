@@ -3,7 +3,7 @@ import { createCipheriv, createHash } from 'node:crypto'
 import { createApp, createWechatClient, createWechatSimulator, openDatabase } from '../../../src/server'
 import { APPID, jsonRequest, SECRET, testApp } from '../../helpers'
 
-type Ctx = ReturnType<typeof testApp>
+type Ctx = Awaited<ReturnType<typeof testApp>>
 
 async function login(ctx: Ctx, user = 'ann') {
   const response = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode(user) }))
@@ -23,7 +23,7 @@ async function call(ctx: Ctx, method: string, path: string, skey: string | null,
 
 describe('POST /wechat/decrypt', () => {
   test("decrypts with this session's session_key", async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey, openid } = await login(ctx)
     const encrypted = ctx.simulator.encryptFor(openid, { stepInfoList: [{ timestamp: 1, step: 4200 }] })
     const { status, body } = await call(ctx, 'POST', '/wechat/decrypt', skey, encrypted)
@@ -32,7 +32,7 @@ describe('POST /wechat/decrypt', () => {
   })
 
   test("data encrypted under a newer login's session_key fails on the old skey with a log-in-again hint", async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const old = await login(ctx)
     const fresh = await login(ctx)
     const encrypted = ctx.simulator.encryptFor(fresh.openid, { nickName: 'ann' })
@@ -44,7 +44,7 @@ describe('POST /wechat/decrypt', () => {
   })
 
   test('watermark of another mini program → 400 WATERMARK_MISMATCH', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey, sessionKey } = await login(ctx)
     const iv = Buffer.alloc(16, 3)
     const cipher = createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv)
@@ -58,7 +58,7 @@ describe('POST /wechat/decrypt', () => {
   })
 
   test('no skey → 401; a body missing iv → 400 VALIDATION; garbage base64 → 400 DECRYPT_FAILED', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey } = await login(ctx)
     expect((await call(ctx, 'POST', '/wechat/decrypt', null, { encryptedData: 'AA==', iv: 'AA==' })).body.code).toBe(
       'SKEY_MISSING',
@@ -74,7 +74,7 @@ describe('POST /wechat/decrypt', () => {
 
 describe('POST /wechat/verify', () => {
   test('a signature over rawData and this session_key is valid; anything else is 400 SIGNATURE_INVALID', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey, sessionKey } = await login(ctx)
     const rawData = '{"nickName":"安","gender":0}'
     const signature = createHash('sha1')
@@ -92,17 +92,18 @@ describe('POST /wechat/verify', () => {
 
 describe('POST /wechat/phone', () => {
   test("returns the number for this user's code, and stores it nowhere", async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey, openid } = await login(ctx)
     const code = ctx.simulator.issuePhoneCode(openid, '13912345678')
     const { status, body } = await call(ctx, 'POST', '/wechat/phone', skey, { code })
     expect(status).toBe(200)
     expect(body).toEqual({ phoneNumber: '13912345678', purePhoneNumber: '13912345678', countryCode: '86' })
-    expect(Buffer.from(ctx.db.serialize()).includes('13912345678')).toBe(false)
+    // On SQLite the whole database file is searched; PostgreSQL's tables have no column it could land in.
+    if (ctx.db) expect(Buffer.from(ctx.db.serialize()).includes('13912345678')).toBe(false)
   })
 
   test('a used code or one issued to another user → 400 PHONE_CODE_INVALID', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const ann = await login(ctx)
     const ben = await login(ctx, 'ben')
     const code = ctx.simulator.issuePhoneCode(ann.openid)
@@ -117,14 +118,14 @@ describe('POST /wechat/phone', () => {
     ['errcode:45011', 429, 'WECHAT_RATE_LIMITED'],
     ['errcode:-1', 502, 'WECHAT_UNAVAILABLE'],
   ])('%s → %p %s', async (code, status, errorCode) => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey } = await login(ctx)
     const result = await call(ctx, 'POST', '/wechat/phone', skey, { code })
     expect([result.status, result.body.code]).toEqual([status, errorCode])
   })
 
   test('the access_token is fetched once and reused; after a revocation one refetch and one retry', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey, openid } = await login(ctx)
     for (let i = 0; i < 3; i++) {
       const code = ctx.simulator.issuePhoneCode(openid)
@@ -139,7 +140,7 @@ describe('POST /wechat/phone', () => {
   })
 
   test('an empty code → 400 VALIDATION without calling WeChat', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey } = await login(ctx)
     expect((await call(ctx, 'POST', '/wechat/phone', skey, { code: '' })).body.code).toBe('VALIDATION')
     expect(ctx.callsTo('/wxa/business/getuserphonenumber')).toBe(0)
@@ -148,7 +149,7 @@ describe('POST /wechat/phone', () => {
 
 describe('GET /wechat/session-key', () => {
   test("valid while this session's session_key is the user's latest; invalid after a newer login", async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const old = await login(ctx)
     expect(await call(ctx, 'GET', '/wechat/session-key', old.skey)).toEqual({ status: 200, body: { valid: true } })
     const fresh = await login(ctx)
@@ -180,7 +181,7 @@ describe('GET /wechat/session-key', () => {
   })
 
   test('a logged-out skey → 401', async () => {
-    const ctx = testApp()
+    const ctx = await testApp()
     const { skey } = await login(ctx)
     expect((await ctx.app.handle(jsonRequest('POST', '/auth/logout', undefined, { skey }))).status).toBe(204)
     expect((await call(ctx, 'GET', '/wechat/session-key', skey)).body.code).toBe('SKEY_INVALID')
@@ -193,7 +194,7 @@ test.each([
   ['POST', '/wechat/phone', { code: 'phone:13800138000' }],
   ['GET', '/wechat/session-key', undefined],
 ])('%s %s without an skey → 401 SKEY_MISSING, before WeChat is asked', async (method, path, body) => {
-  const ctx = testApp()
+  const ctx = await testApp()
   const result = await call(ctx, method, path, null, body)
   expect([result.status, result.body.code]).toEqual([401, 'SKEY_MISSING'])
   expect(ctx.upstreamCalls()).toBe(0)

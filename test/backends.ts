@@ -1,0 +1,86 @@
+import type { SQL } from 'bun'
+import {
+  connectPostgres,
+  connectRedis,
+  migratePostgres,
+  openDatabase,
+  postgresStores,
+  type Stores,
+  sqliteStores,
+  withRedis,
+} from '../src/server'
+import type { Redis } from '../src/modules/db/redis'
+
+/**
+ * The stores a test runs against. SQLite always; PostgreSQL and Redis when TEST_DATABASE_URL and
+ * TEST_REDIS_URL point at throwaway servers (`eval "$(bash .ci/services.sh)"` starts both).
+ * Under CI (CI=true) a missing server fails the run instead of skipping.
+ */
+export type TestBackend = 'sqlite' | 'postgres' | 'postgres+redis'
+
+const databaseUrl = process.env.TEST_DATABASE_URL
+const redisUrl = process.env.TEST_REDIS_URL
+const HOW_TO_RUN = 'run eval "$(bash .ci/services.sh)" first to start PostgreSQL and Redis on 127.0.0.1'
+
+function needs(backend: TestBackend): string[] {
+  const missing = []
+  if (backend !== 'sqlite' && !databaseUrl) missing.push('TEST_DATABASE_URL')
+  if (backend === 'postgres+redis' && !redisUrl) missing.push('TEST_REDIS_URL')
+  return missing
+}
+
+let warned = false
+/** The backends this run can reach; says once what it skips, and refuses to skip under CI. */
+export function reachableBackends(): TestBackend[] {
+  const all: TestBackend[] = ['sqlite', 'postgres', 'postgres+redis']
+  const missing = [...new Set(all.flatMap(needs))]
+  if (missing.length > 0 && process.env.CI === 'true') {
+    throw new Error(`CI must run the PostgreSQL and Redis suites, but ${missing.join(' and ')} is unset: ${HOW_TO_RUN}`)
+  }
+  if (missing.length > 0 && !warned) {
+    warned = true
+    console.warn(`PostgreSQL/Redis suites skipped (${missing.join(', ')} unset): ${HOW_TO_RUN}`)
+  }
+  return all.filter((backend) => needs(backend).length === 0)
+}
+
+/** The backend the HTTP suites run on: WXAUTH_TEST_BACKEND, default sqlite (.ci/run runs them on all three). */
+export const TEST_BACKEND: TestBackend = (() => {
+  const chosen = (process.env.WXAUTH_TEST_BACKEND ?? 'sqlite') as TestBackend
+  if (!['sqlite', 'postgres', 'postgres+redis'].includes(chosen)) {
+    throw new Error(`WXAUTH_TEST_BACKEND must be sqlite, postgres or postgres+redis, got ${chosen}`)
+  }
+  const missing = needs(chosen)
+  if (missing.length > 0) throw new Error(`WXAUTH_TEST_BACKEND=${chosen} needs ${missing.join(' and ')}: ${HOW_TO_RUN}`)
+  return chosen
+})()
+
+let shared: Promise<{ sql: SQL; redis: Redis | null }> | null = null
+function connectShared() {
+  shared ??= (async () => {
+    const sql = connectPostgres(databaseUrl as string)
+    await migratePostgres(sql)
+    return { sql, redis: redisUrl ? await connectRedis(redisUrl) : null }
+  })()
+  return shared
+}
+
+/** Empty stores on `backend`: PostgreSQL tables truncated (ids restart at 1), Redis flushed. */
+export async function freshStores(backend: TestBackend = TEST_BACKEND): Promise<Stores> {
+  if (backend === 'sqlite') return sqliteStores(openDatabase(':memory:'))
+  const { sql, redis } = await connectShared()
+  await sql`TRUNCATE users, sessions, notes, wechat_access_tokens RESTART IDENTITY CASCADE`
+  const base = { ...postgresStores(sql), close: async () => {} }
+  if (backend === 'postgres') return base
+  if (!redis) throw new Error('TEST_REDIS_URL is unset')
+  await redis.run((client) => client.send('FLUSHDB', []))
+  return { ...withRedis(base, redis), close: async () => {} }
+}
+
+/** Rows in a table of the records store (users, notes; sessions when they are not in Redis). */
+export async function countRows(stores: Stores, table: 'users' | 'sessions' | 'notes'): Promise<number> {
+  if (table === 'sessions' && stores.sessionsIn === 'redis') return stores.sessions.countLive(0)
+  if (stores.db) return stores.db.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0
+  const [row] = await (stores.sql as SQL).unsafe(`SELECT count(*) AS n FROM ${table}`)
+  return Number(row?.n ?? 0)
+}
