@@ -1,0 +1,185 @@
+import { describe, expect, test } from 'bun:test'
+import { generateSessionToken, hashSessionToken, type Stores } from '../../../src/server'
+import { freshStores, reachableBackends } from '../../backends'
+
+/** One suite, unchanged, for every implementation of every store. */
+const T0 = Date.UTC(2026, 0, 1)
+const HOUR = 3600
+
+async function userWithSession(stores: Stores, openid = 'o-alice', nowMs = T0, ttlSeconds = HOUR) {
+  const user = await stores.sessions.users.upsert(openid, null, nowMs)
+  const created = await stores.sessions.create({ userId: user.id, sessionKey: `key-of-${openid}`, nowMs, ttlSeconds })
+  return { user, ...created }
+}
+
+describe.each(reachableBackends())('stores on %s', (backend) => {
+  const fresh = () => freshStores(backend)
+
+  describe('users', () => {
+    test('upsert creates once per openid, records the login, fills a missing unionid and never erases it', async () => {
+      const { users } = (await fresh()).sessions
+      const first = await users.upsert('o1', null, T0)
+      expect(first).toEqual({ id: expect.any(Number), openid: 'o1', unionid: null, createdAt: T0 })
+      const again = await users.upsert('o1', 'u1', T0 + 1000)
+      expect(again).toEqual({ ...first, unionid: 'u1' })
+      expect(await users.upsert('o1', null, T0 + 2000)).toEqual({ ...first, unionid: 'u1' })
+      const other = await users.upsert('o2', null, T0)
+      expect(other.id).not.toBe(first.id)
+      expect(await users.count()).toBe(2)
+    })
+
+    test('byId finds a user, also after the cache is dropped; unknown ids are null', async () => {
+      const { users } = (await fresh()).sessions
+      const user = await users.upsert('o1', 'u1', T0)
+      users.forgetCached()
+      expect(await users.byId(user.id)).toEqual(user)
+      expect(await users.byId(user.id + 1000)).toBeNull()
+    })
+  })
+
+  describe('sessions', () => {
+    test('create → validate gives the user and the expiry; the token is 32 random bytes, stored only hashed', async () => {
+      const stores = await fresh()
+      const { user, token, tokenHash, expiresAt } = await userWithSession(stores)
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(Buffer.from(tokenHash).equals(Buffer.from(hashSessionToken(token)))).toBe(true)
+      expect(expiresAt).toBe(T0 + HOUR * 1000)
+      const found = await stores.sessions.validate(token, T0 + 1)
+      expect(found?.user).toEqual(user)
+      expect(found?.session.userId).toBe(user.id)
+      expect(found?.session.expiresAt).toBe(expiresAt)
+      expect(await stores.sessions.sessionKeyOf(tokenHash)).toBe('key-of-o-alice')
+    })
+
+    test('unknown, malformed and expired tokens are null', async () => {
+      const stores = await fresh()
+      const { token, expiresAt } = await userWithSession(stores)
+      expect(await stores.sessions.validate(generateSessionToken(), T0)).toBeNull()
+      expect(await stores.sessions.validate('not a token', T0)).toBeNull()
+      expect(await stores.sessions.validate(`${token}x`, T0)).toBeNull()
+      expect(await stores.sessions.validate(token, expiresAt - 1)).not.toBeNull()
+      expect(await stores.sessions.validate(token, expiresAt)).toBeNull()
+    })
+
+    test('delete ends one session; deleteForUser ends all of that user only', async () => {
+      const stores = await fresh()
+      const { sessions } = stores
+      const a1 = await userWithSession(stores, 'o-a')
+      const a2 = await userWithSession(stores, 'o-a')
+      const a3 = await userWithSession(stores, 'o-a')
+      const b = await userWithSession(stores, 'o-b')
+      await sessions.delete(a1.tokenHash)
+      expect(await sessions.validate(a1.token, T0)).toBeNull()
+      expect(await sessions.sessionKeyOf(a1.tokenHash)).toBeNull()
+      expect(await sessions.validate(a2.token, T0)).not.toBeNull()
+      expect(await sessions.deleteForUser(a2.user.id)).toBe(2)
+      expect(await sessions.validate(a2.token, T0)).toBeNull()
+      expect(await sessions.validate(a3.token, T0)).toBeNull()
+      expect(await sessions.validate(b.token, T0)).not.toBeNull()
+      expect(await sessions.deleteForUser(a2.user.id)).toBe(0)
+    })
+
+    test('trimForUser keeps the newest `keep` sessions, never the one just made', async () => {
+      const stores = await fresh()
+      const made = []
+      for (let i = 0; i < 5; i++) made.push(await userWithSession(stores, 'o-a', T0 + i * 1000))
+      const other = await userWithSession(stores, 'o-b')
+      const newest = made[4] as (typeof made)[number]
+      expect(await stores.sessions.trimForUser(newest.user.id, 2, newest.tokenHash)).toBe(3)
+      const alive = await Promise.all(made.map(async (s) => (await stores.sessions.validate(s.token, T0 + 5000)) !== null))
+      expect(alive).toEqual([false, false, false, true, true])
+      expect(await stores.sessions.validate(other.token, T0)).not.toBeNull()
+      expect(await stores.sessions.trimForUser(newest.user.id, 2, newest.tokenHash)).toBe(0)
+    })
+
+    test('extend moves the expiry of a live session', async () => {
+      const stores = await fresh()
+      const { token } = await userWithSession(stores)
+      const found = await stores.sessions.validate(token, T0 + 1000)
+      if (!found) throw new Error('session not found')
+      const later = T0 + 5 * HOUR * 1000
+      expect((await stores.sessions.extend(found.session, later, T0 + 1000)).expiresAt).toBe(later)
+      expect((await stores.sessions.validate(token, T0 + 2 * HOUR * 1000))?.session.expiresAt).toBe(later)
+      expect(await stores.sessions.validate(token, later)).toBeNull()
+    })
+
+    test('countLive counts sessions not yet expired', async () => {
+      const stores = await fresh()
+      await userWithSession(stores, 'o-a', T0, 60)
+      await userWithSession(stores, 'o-b', T0, 120)
+      expect(await stores.sessions.countLive(T0)).toBe(2)
+      expect(await stores.sessions.countLive(T0 + 60_000)).toBe(1)
+      expect(await stores.sessions.countLive(T0 + 120_000)).toBe(0)
+    })
+
+    test('deleteExpired removes only expired sessions, in batches (where the store sweeps at all)', async () => {
+      const stores = await fresh()
+      if (!stores.sessions.needsSweep) {
+        // Redis drops each key when its own TTL (SET … EX) runs out: nothing to sweep.
+        expect(await stores.sessions.deleteExpired(T0 + 10 * HOUR * 1000, 100)).toBe(0)
+        return
+      }
+      for (let i = 0; i < 5; i++) await userWithSession(stores, `o-${i}`, T0, 60)
+      const live = await userWithSession(stores, 'o-live', T0, HOUR)
+      expect(await stores.sessions.deleteExpired(T0 + 60_000, 3)).toBe(3)
+      expect(await stores.sessions.deleteExpired(T0 + 60_000, 3)).toBe(2)
+      expect(await stores.sessions.deleteExpired(T0 + 60_000, 3)).toBe(0)
+      expect(await stores.sessions.validate(live.token, T0 + 60_000)).not.toBeNull()
+    })
+  })
+
+  describe('notes', () => {
+    test('a user lists, adds and deletes only their own notes', async () => {
+      const stores = await fresh()
+      const a = await stores.sessions.users.upsert('o-a', null, T0)
+      const b = await stores.sessions.users.upsert('o-b', null, T0)
+      const first = await stores.notes.create(a.id, 'first', T0)
+      expect(first).toEqual({ id: expect.any(Number), text: 'first', createdAt: new Date(T0).toISOString() })
+      const second = await stores.notes.create(a.id, 'second', T0 + 1)
+      await stores.notes.create(b.id, 'not yours', T0)
+      expect((await stores.notes.list(a.id)).map((note) => note.text)).toEqual(['first', 'second'])
+      expect(await stores.notes.delete(b.id, first.id)).toBe(false)
+      expect(await stores.notes.delete(a.id, first.id)).toBe(true)
+      expect(await stores.notes.delete(a.id, first.id)).toBe(false)
+      expect(await stores.notes.list(a.id)).toEqual([second])
+    })
+  })
+
+  describe('access_token store', () => {
+    const APP = 'wx-app'
+    const LEASE = 10_000
+
+    test('one owner holds the lease; others wait until it saves or releases it', async () => {
+      const { tokens } = await fresh()
+      expect(await tokens.read(APP, T0)).toBeNull()
+      expect(await tokens.claim(APP, 'A', T0, T0, LEASE)).toBe('refresh')
+      expect(await tokens.claim(APP, 'B', T0, T0, LEASE)).toBe('wait')
+      expect(await tokens.claim(APP, 'A', T0, T0, LEASE)).toBe('refresh')
+      await tokens.release(APP, 'B') // not B's lease: no effect
+      expect(await tokens.claim(APP, 'B', T0, T0, LEASE)).toBe('wait')
+      await tokens.release(APP, 'A')
+      expect(await tokens.claim(APP, 'B', T0, T0, LEASE)).toBe('refresh')
+    })
+
+    test('a saved token is read and claimed until it is no longer usable', async () => {
+      const { tokens } = await fresh()
+      expect(await tokens.claim(APP, 'A', T0, T0, LEASE)).toBe('refresh')
+      await tokens.save(APP, 'TOKEN-1', T0 + 7200_000, 'A', T0)
+      expect(await tokens.read(APP, T0)).toBe('TOKEN-1')
+      expect(await tokens.claim(APP, 'B', T0, T0, LEASE)).toEqual({ token: 'TOKEN-1' })
+      expect(await tokens.read(APP, T0 + 7200_000)).toBeNull()
+      // The save released A's lease: B may refresh at once.
+      expect(await tokens.claim(APP, 'B', T0, T0 + 7200_000, LEASE)).toBe('refresh')
+    })
+
+    test('dropIfCurrent forgets only the token it names', async () => {
+      const { tokens } = await fresh()
+      await tokens.claim(APP, 'A', T0, T0, LEASE)
+      await tokens.save(APP, 'NEW', T0 + 7200_000, 'A', T0)
+      await tokens.dropIfCurrent(APP, 'OLD')
+      expect(await tokens.read(APP, T0)).toBe('NEW')
+      await tokens.dropIfCurrent(APP, 'NEW')
+      expect(await tokens.read(APP, T0)).toBeNull()
+    })
+  })
+})
