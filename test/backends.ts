@@ -1,4 +1,5 @@
 import type { SQL } from 'bun'
+import type { Redis } from '../src/modules/db/redis'
 import {
   connectPostgres,
   connectRedis,
@@ -9,7 +10,6 @@ import {
   sqliteStores,
   withRedis,
 } from '../src/server'
-import type { Redis } from '../src/modules/db/redis'
 
 /**
  * The stores a test runs against. SQLite always; PostgreSQL and Redis when TEST_DATABASE_URL and

@@ -44,7 +44,7 @@ export const PG_MIGRATIONS: readonly string[] = [
 const MIGRATION_LOCK = 0x77786175 // "wxau"
 
 export function connectPostgres(url: string, { max = 10 } = {}): SQL {
-  return new SQL({ url, max, connectionTimeout: 5, idleTimeout: 60 })
+  return new SQL({ url, max, connectionTimeout: 3, idleTimeout: 60 })
 }
 
 export async function postgresSchemaVersion(sql: SQL): Promise<number> {

@@ -86,7 +86,9 @@ describe.each(reachableBackends())('stores on %s', (backend) => {
       const other = await userWithSession(stores, 'o-b')
       const newest = made[4] as (typeof made)[number]
       expect(await stores.sessions.trimForUser(newest.user.id, 2, newest.tokenHash)).toBe(3)
-      const alive = await Promise.all(made.map(async (s) => (await stores.sessions.validate(s.token, T0 + 5000)) !== null))
+      const alive = await Promise.all(
+        made.map(async (s) => (await stores.sessions.validate(s.token, T0 + 5000)) !== null),
+      )
       expect(alive).toEqual([false, false, false, true, true])
       expect(await stores.sessions.validate(other.token, T0)).not.toBeNull()
       expect(await stores.sessions.trimForUser(newest.user.id, 2, newest.tokenHash)).toBe(0)
