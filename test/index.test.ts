@@ -23,6 +23,8 @@ const CONFIG_VARS = [
   'PORT',
   'HOST',
   'DATABASE_PATH',
+  'DATABASE_URL',
+  'REDIS_URL',
   'WECHAT_APPID',
   'WECHAT_SECRET',
   'WECHAT_API_BASE',
@@ -548,6 +550,22 @@ describe('configuration errors stop start-up with one line on stderr', () => {
       expect(code).toBe(1)
       expect(lines).toHaveLength(1)
       expect(lines[0]).toContain('DATABASE_PATH')
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test.each([
+    ['DATABASE_URL', 'postgres://wxauth:hunter2@127.0.0.1:1/wxauth'],
+    ['REDIS_URL', 'redis://:hunter2@127.0.0.1:1'],
+  ])(
+    'an unreachable %s is named, exit 1, without its password',
+    async (name, url) => {
+      const { code, lines } = await failingStart({ [name]: url })
+      expect(code).toBe(1)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain(`cannot reach ${name}`)
+      expect(lines[0]).toContain('127.0.0.1:1')
+      expect(lines[0]).not.toContain('hunter2')
     },
     TEST_TIMEOUT_MS,
   )

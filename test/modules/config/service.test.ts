@@ -61,6 +61,29 @@ describe('readConfig', () => {
     })
   })
 
+  test('DATABASE_URL and REDIS_URL: unset means SQLite; postgres(ql):// and redis(s):// are taken as given', () => {
+    expect(readConfig(creds, 'start')).toMatchObject({ databaseUrl: undefined, redisUrl: undefined })
+    const config = readConfig(
+      { ...creds, DATABASE_URL: 'postgresql://u:p@db:5432/app', REDIS_URL: 'rediss://cache:6380' },
+      'start',
+    )
+    expect(config).toMatchObject({ databaseUrl: 'postgresql://u:p@db:5432/app', redisUrl: 'rediss://cache:6380' })
+  })
+
+  test.each([
+    ['DATABASE_URL', 'mysql://u:hunter2@db/app'],
+    ['DATABASE_URL', 'hunter2'],
+    ['REDIS_URL', 'http://:hunter2@cache:6379'],
+  ])('%s=%p is rejected by name, without echoing the value (it may hold a password)', (name, value) => {
+    expect(() => readConfig({ ...creds, [name]: value }, 'start')).toThrow(ConfigError)
+    try {
+      readConfig({ ...creds, [name]: value }, 'start')
+    } catch (error) {
+      expect((error as Error).message).toContain(name)
+      expect((error as Error).message).not.toContain('hunter2')
+    }
+  })
+
   test('names every missing credential in one message', () => {
     expect(() => readConfig({}, 'start')).toThrow('missing required environment variables: WECHAT_APPID, WECHAT_SECRET')
     expect(() => readConfig({ WECHAT_APPID: 'wx1', WECHAT_SECRET: '  ' }, 'start')).toThrow(
