@@ -7,13 +7,17 @@
 set -euo pipefail
 exec 3>&1 1>&2
 
-PG_PORT=${WXAUTH_TEST_PG_PORT:-55432}
-REDIS_PORT=${WXAUTH_TEST_REDIS_PORT:-56379}
+in_use() { (: </dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+free_port() {
+  local port=$1
+  while in_use "$port"; do port=$((port + 1)); done
+  echo "$port"
+}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 
 if [ "${1:-}" = stop ]; then
   dir=${WXAUTH_SERVICES_DIR:?run eval "\$(bash .ci/services.sh)" first}
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null || true
   else "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast stop >/dev/null || true; fi
   rm -rf "$dir"
@@ -29,6 +33,8 @@ if [ -z "$PG_BIN" ] || ! command -v redis-server >/dev/null 2>&1; then
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 fi
 
+PG_PORT=$(free_port "${WXAUTH_TEST_PG_PORT:-55432}")
+REDIS_PORT=$(free_port "${WXAUTH_TEST_REDIS_PORT:-56379}")
 SERVICES_DIR=$(mktemp -d /tmp/wxauth-services.XXXXXX)
 # PostgreSQL refuses to run as root: run it as the postgres user Debian's package creates.
 if [ "$(id -u)" = 0 ]; then
