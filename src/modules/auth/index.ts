@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_SESSIONS_PER_USER,
   DEFAULT_SESSION_TTL_SECONDS,
 } from './model'
+import { redisLoginReplay } from './redis'
 import { createLoginService } from './service'
 
 export interface WxauthOptions {
@@ -80,7 +81,15 @@ export function wxauth({
   const stores = shared.stores ?? sqliteStores(requireDatabase(db), shared.sessions)
   const { sessions } = stores
   const guard = shared.guard ?? createGuard({ sessions, clock })
-  const logins = createLoginService({ db: stores.db, sessions, wechat, clock, sessionTtlSeconds, maxSessionsPerUser })
+  const logins = createLoginService({
+    db: stores.db,
+    sessions,
+    wechat,
+    clock,
+    sessionTtlSeconds,
+    maxSessionsPerUser,
+    shared: stores.redis ? redisLoginReplay(stores.redis) : undefined,
+  })
   const limiter = loginRateLimit > 0 ? createRateLimiter(loginRateLimit) : null
   let warnedNoAddress = false
   function warnNoAddressOnce(): void {

@@ -4,7 +4,7 @@ import { groupCommit } from '../db/service'
 import type { SessionStore, SyncSessionStore } from '../sessions/service'
 import type { User } from '../users/model'
 import type { WechatClient, WechatSession } from '../wechat/model'
-import { LOGIN_CODE_LIFETIME_MS, MAX_REMEMBERED_LOGINS } from './model'
+import { LOGIN_CODE_LIFETIME_MS, LOGIN_WAIT_MARGIN_MS, MAX_REMEMBERED_LOGINS } from './model'
 
 export interface LoginResult {
   skey: string
@@ -21,6 +21,19 @@ export interface LoginServiceOptions {
   sessionTtlSeconds: number
   /** A login beyond this many live sessions of one user ends the oldest. */
   maxSessionsPerUser: number
+  /** Share answers with other instances (Redis); without it they live in this process only. */
+  shared?: LoginReplay
+}
+
+/** Answers to wx.login codes that every instance can see (auth/redis.ts). */
+export interface LoginReplay {
+  /** True when this instance is the one to ask WeChat; false when another already is or did. */
+  claim(code: string, lifetimeMs: number): Promise<boolean>
+  publish(code: string, result: LoginResult, lifetimeMs: number): Promise<void>
+  /** Lets the code go after a failed exchange, so the next attempt asks WeChat itself. */
+  abandon(code: string): Promise<void>
+  /** The other instance's answer; null when it gave up or took longer than `waitMs`. */
+  awaitAnswer(code: string, waitMs: number): Promise<LoginResult | null>
 }
 
 type SaveLogin = (login: WechatSession & { nowMs: number }) => Promise<LoginResult>
@@ -75,6 +88,7 @@ export function createLoginService({
   clock,
   sessionTtlSeconds,
   maxSessionsPerUser,
+  shared,
 }: LoginServiceOptions) {
   const remembered = new Map<string, RememberedLogin>()
   const saveLogin = createLoginWriter({ db, sessions, sessionTtlSeconds, maxSessionsPerUser })
@@ -82,6 +96,25 @@ export function createLoginService({
   async function exchange(code: string): Promise<LoginResult> {
     const answer = await wechat.code2Session(code)
     return saveLogin({ ...answer, nowMs: clock() })
+  }
+
+  /** The same as exchange, agreed with the other instances: one of them asks WeChat, the rest get its answer. */
+  async function exchangeOnce(code: string): Promise<LoginResult> {
+    if (!shared) return exchange(code)
+    if (await shared.claim(code, LOGIN_CODE_LIFETIME_MS)) {
+      try {
+        const result = await exchange(code)
+        await shared.publish(code, result, LOGIN_CODE_LIFETIME_MS)
+        return result
+      } catch (error) {
+        await shared.abandon(code).catch(() => undefined)
+        throw error
+      }
+    }
+    const earlier = await shared.awaitAnswer(code, wechat.timeoutMs + LOGIN_WAIT_MARGIN_MS)
+    // Given up, or logged out since: the code is WeChat's business again.
+    if (earlier && (await sessions.validate(earlier.skey, clock()))) return earlier
+    return exchange(code)
   }
 
   function forgetStale(nowMs: number): void {
@@ -94,7 +127,7 @@ export function createLoginService({
 
   function remember(code: string, nowMs: number): Promise<LoginResult> {
     forgetStale(nowMs)
-    const result = exchange(code)
+    const result = exchangeOnce(code)
     const entry = { result, forgetAt: nowMs + LOGIN_CODE_LIFETIME_MS }
     remembered.set(code, entry)
     result.catch(() => {
