@@ -8,7 +8,7 @@ import { createRedisSessionStore } from '../sessions/redis'
 import { createSessionStore, type SessionStore } from '../sessions/service'
 import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../tokens/stores'
 import { createPostgresUserStore } from '../users/postgres'
-import type { Backend } from './model'
+import type { Backend, MaybePromise } from './model'
 
 /** Every store the app needs, chosen once at start from DATABASE_URL / REDIS_URL. */
 export interface Stores {
@@ -24,8 +24,8 @@ export interface Stores {
   readonly sessions: SessionStore
   readonly notes: NoteStore
   readonly tokens: TokenStore
-  /** Throws when a store does not answer: GET /healthz. */
-  ping(): Promise<void>
+  /** Throws (or rejects) when a store does not answer: GET /healthz. */
+  ping(): MaybePromise<void>
   close(): Promise<void>
 }
 
@@ -39,7 +39,7 @@ export function sqliteStores(db: Database, sessions: SessionStore = createSessio
     sessions,
     notes: createNoteStore(db),
     tokens: sqliteTokenStore(db),
-    async ping() {
+    ping() {
       probe.get()
     },
     async close() {
