@@ -18,7 +18,14 @@ export {
   type SessionStore,
   startSweeper,
 } from './sessions/service'
-export { connectRemoteStores, postgresStores, type Stores, sqliteStores, withRedis } from './store/service'
+export {
+  connectRemoteStores,
+  postgresStores,
+  StoreConnectError,
+  type Stores,
+  sqliteStores,
+  withRedis,
+} from './store/service'
 export { createTelemetry } from './telemetry'
 export { createMetrics, type Metrics, timedFetch } from './telemetry/service'
 export { type AccessTokenManager, createAccessTokenManager } from './tokens/service'
