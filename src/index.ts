@@ -4,8 +4,9 @@ import { systemClock } from './libs/clock'
 import { createLogger, type Logger, setLogger } from './libs/log'
 import { type AdminCommand, type Command, parseCommand, runAdminCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
-import { createAdminService } from './modules/admin/service'
+import { type AdminService, createAdminService, createRemoteAdminService } from './modules/admin/service'
 import { MIGRATIONS } from './modules/db/migrations'
+import { PG_MIGRATIONS, postgresSchemaVersion } from './modules/db/postgres'
 import { connectDatabase, schemaVersion } from './modules/db/service'
 import type { Sweeper } from './modules/sessions/service'
 import { StoreConnectError } from './modules/store/service'
@@ -13,6 +14,7 @@ import {
   type Config,
   ConfigError,
   connectPostgres,
+  connectRedis,
   connectRemoteStores,
   createApp,
   createMetrics,
@@ -22,11 +24,13 @@ import {
   type Mode,
   migratePostgres,
   openDatabase,
+  postgresStores,
   readConfig,
   type Stores,
   sqliteStores,
   startSweeper,
   timedFetch,
+  withRedis,
 } from './server'
 
 const DEV_BANNER = `
@@ -50,12 +54,14 @@ function loadConfig(mode: Mode): Config {
   }
 }
 
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
 /** Start-up failures the operator can fix end in one line, not a stack trace. */
 function orExit<T>(step: () => T, what: string): T {
   try {
     return step()
   } catch (error) {
-    console.error(`wxauth: ${what}: ${error instanceof Error ? error.message : String(error)}`)
+    console.error(`wxauth: ${what}: ${messageOf(error)}`)
     exit(1)
   }
 }
@@ -149,9 +155,7 @@ async function migrateOnly(): Promise<never> {
   if (databaseUrl) {
     const sql = connectPostgres(databaseUrl)
     const version = await migratePostgres(sql).catch((error: unknown) => {
-      console.error(
-        `wxauth: cannot migrate DATABASE_URL (${describeUrl(databaseUrl)}): ${error instanceof Error ? error.message : String(error)}`,
-      )
+      console.error(`wxauth: cannot migrate DATABASE_URL (${describeUrl(databaseUrl)}): ${messageOf(error)}`)
       exit(1)
     })
     console.log(`wxauth: ${describeUrl(databaseUrl)} is at schema version ${version}`)
@@ -164,31 +168,54 @@ async function migrateOnly(): Promise<never> {
   exit(0)
 }
 
-/** Admin commands work on the server's existing database, never create one, and never migrate it behind its back. */
-function runAdmin(command: AdminCommand): never {
-  const { databasePath, databaseUrl, redisUrl } = loadConfig('dev')
-  if (databaseUrl || redisUrl) {
-    console.error(
-      `wxauth: ${command.name} reads the SQLite database only; with ${databaseUrl ? 'DATABASE_URL' : 'REDIS_URL'} set, use psql or redis-cli (README: Scaling out)`,
-    )
-    exit(1)
-  }
+/** The SQLite file the server uses: never created or migrated here. */
+function localAdmin(databasePath: string): { admin: AdminService; close: () => void } {
   if (databasePath !== ':memory:' && !existsSync(databasePath)) {
     console.error(`wxauth: no database at ${databasePath}; start the server or run wxauth migrate first`)
     exit(1)
   }
   const db = orExit(() => connectDatabase(databasePath), `cannot open DATABASE_PATH=${databasePath}`)
-  const version = schemaVersion(db)
-  if (version !== MIGRATIONS.length) {
-    const advice = version < MIGRATIONS.length ? 'run wxauth migrate first' : 'use a newer wxauth'
+  refuseOtherSchema(schemaVersion(db), MIGRATIONS.length, databasePath)
+  return { admin: createAdminService(db, databasePath), close: () => db.close() }
+}
+
+/** PostgreSQL (and Redis) as the server sees them: connected, checked, never migrated here. */
+async function remoteAdmin(databaseUrl: string, redisUrl: string | undefined) {
+  const sql = connectPostgres(databaseUrl)
+  const version = await postgresSchemaVersion(sql).catch((error: unknown) => {
+    console.error(`wxauth: cannot reach DATABASE_URL (${describeUrl(databaseUrl)}): ${messageOf(error)}`)
+    exit(1)
+  })
+  refuseOtherSchema(version, PG_MIGRATIONS.length, describeUrl(databaseUrl))
+  const redis = redisUrl
+    ? await connectRedis(redisUrl).catch((error: unknown) => {
+        console.error(`wxauth: cannot reach REDIS_URL (${describeUrl(redisUrl)}): ${messageOf(error)}`)
+        exit(1)
+      })
+    : undefined
+  const stores = redis ? withRedis(postgresStores(sql), redis) : postgresStores(sql)
+  return { admin: createRemoteAdminService(stores), close: () => stores.close() }
+}
+
+function refuseOtherSchema(version: number, expected: number, where: string): void {
+  if (version === expected) return
+  const advice = version < expected ? 'run wxauth migrate first' : 'use a newer wxauth'
+  console.error(`wxauth: ${where} is at schema version ${version}, this wxauth expects ${expected}; ${advice}`)
+  exit(1)
+}
+
+/** Admin commands work on the server's existing stores, never create them, and never migrate them behind its back. */
+async function runAdmin(command: AdminCommand): Promise<never> {
+  const { databasePath, databaseUrl, redisUrl } = loadConfig('dev')
+  if (redisUrl && !databaseUrl) {
     console.error(
-      `wxauth: ${databasePath} is at schema version ${version}, this wxauth expects ${MIGRATIONS.length}; ${advice}`,
+      'wxauth: with REDIS_URL but no DATABASE_URL the users are in SQLite and the sessions in Redis; the admin commands need DATABASE_URL (see README: Scaling out)',
     )
     exit(1)
   }
-  const admin = createAdminService(db, databasePath)
-  const code = runAdminCommand(command, admin, Date.now(), { out: console.log, err: console.error })
-  db.close()
+  const { admin, close } = databaseUrl ? await remoteAdmin(databaseUrl, redisUrl) : localAdmin(databasePath)
+  const code = await runAdminCommand(command, admin, Date.now(), { out: console.log, err: console.error })
+  await close()
   exit(code)
 }
 
@@ -211,7 +238,7 @@ function main(args: string[]): void {
   }
   if (command.name === 'serve' || command.name === 'dev') void serve(command.name === 'dev' ? 'dev' : 'start')
   else if (command.name === 'migrate') void migrateOnly()
-  else runAdmin(command)
+  else void runAdmin(command)
 }
 
 main(process.argv.slice(2))

@@ -71,7 +71,7 @@ export function createApp({
     .use(createTelemetry({ logger, metrics }))
     .use(wxauth({ stores, wechat, clock, guard, sessionTtlSeconds, maxSessionsPerUser, loginRateLimit, trustProxy }))
     .use(createNotesRoutes({ notes: stores.notes, guard, clock }))
-    .use(createHealthRoutes({ ping: stores.ping }))
+    .use(createHealthRoutes({ ping: stores.ping, synchronous: stores.synchronous }))
   return api.use(createApiDocs(api))
 }
 

@@ -145,6 +145,32 @@ describe.if(ready)('two instances on one PostgreSQL + Redis', () => {
   )
 
   test(
+    'the admin CLI beside them: sessions revoke on PostgreSQL + Redis holds on both instances at once',
+    async () => {
+      await emptyStores()
+      const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl }
+      const [a, b] = await Promise.all([startInstance(env), startInstance(env)])
+      const onA = await login(a, 'revoked')
+      const onB = await login(b, 'revoked')
+      const openid = simulator.openidFor('revoked')
+      const admin = (...args: string[]) =>
+        Bun.spawnSync(['bun', 'src/index.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } })
+      const shown = admin('users', 'show', openid, '--json')
+      expect(shown.exitCode).toBe(0)
+      expect(JSON.parse(shown.stdout.toString()).user).toMatchObject({ openid, liveSessions: 2 })
+      const revoked = admin('sessions', 'revoke', '--user', openid, '--json')
+      expect(revoked.exitCode).toBe(0)
+      expect(JSON.parse(revoked.stdout.toString())).toEqual({ revoked: 2 })
+      for (const instance of [a, b]) {
+        for (const { skey } of [onA, onB]) expect((await call(instance, 'GET', '/auth/me', skey)).status).toBe(401)
+      }
+      const stats = admin('stats', '--json')
+      expect(JSON.parse(stats.stdout.toString())).toMatchObject({ users: 1, liveSessions: 0 })
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
     '200 parallel logins of one openid spread over both make one user row',
     async () => {
       const sql = await emptyStores()

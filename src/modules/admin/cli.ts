@@ -118,11 +118,16 @@ export interface AdminOutput {
 }
 
 /** Runs one admin command; returns the exit code. */
-export function runAdminCommand(command: AdminCommand, admin: AdminService, nowMs: number, io: AdminOutput): number {
+export async function runAdminCommand(
+  command: AdminCommand,
+  admin: AdminService,
+  nowMs: number,
+  io: AdminOutput,
+): Promise<number> {
   const print = (value: unknown, text: () => string) => io.out(command.json ? JSON.stringify(value) : text())
   switch (command.name) {
     case 'users list': {
-      const users = admin.listUsers(nowMs, command.limit)
+      const users = await admin.listUsers(nowMs, command.limit)
       print(users, () =>
         formatTable(users as unknown as Record<string, Cell>[], [
           'id',
@@ -136,7 +141,7 @@ export function runAdminCommand(command: AdminCommand, admin: AdminService, nowM
       return 0
     }
     case 'users show': {
-      const found = admin.showUser(command.openid, nowMs)
+      const found = await admin.showUser(command.openid, nowMs)
       if (!found) {
         io.err(`wxauth: no user with openid ${command.openid}`)
         return 1
@@ -152,7 +157,7 @@ export function runAdminCommand(command: AdminCommand, admin: AdminService, nowM
       return 0
     }
     case 'sessions revoke': {
-      const revoked = command.openid === null ? admin.revokeAll() : admin.revokeUser(command.openid)
+      const revoked = await (command.openid === null ? admin.revokeAll() : admin.revokeUser(command.openid))
       if (revoked === null) {
         io.err(`wxauth: no user with openid ${command.openid}`)
         return 1
@@ -162,7 +167,7 @@ export function runAdminCommand(command: AdminCommand, admin: AdminService, nowM
       return 0
     }
     case 'stats': {
-      const stats = admin.stats(nowMs)
+      const stats = await admin.stats(nowMs)
       print(stats, () =>
         formatTable(
           [

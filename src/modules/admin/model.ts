@@ -34,5 +34,5 @@ Usage:
   wxauth stats                            users, live sessions, expired rows awaiting the sweep, database size
   wxauth --help | --version
 
-Admin commands read DATABASE_PATH like the server and print aligned text; add --json for scripts.
-Sessions revoked while the server runs stop working within 100 ms.`
+Admin commands use the server's stores (DATABASE_PATH, or DATABASE_URL and REDIS_URL) and print
+aligned text; add --json for scripts. Sessions revoked while the server runs stop working within 100 ms.`

@@ -1,6 +1,9 @@
 import type { Database } from 'bun:sqlite'
 import { statSync } from 'node:fs'
 import { isoTime } from '../../libs/clock'
+import type { SessionTimes } from '../sessions/service'
+import type { MaybePromise } from '../store/model'
+import type { Stores } from '../store/service'
 import type { SessionSummary, Stats, UserSummary } from './model'
 
 interface UserRow {
@@ -34,8 +37,23 @@ function fileBytes(path: string): number {
   }
 }
 
-/** What the admin commands read and change; plain queries over an open database. */
-export function createAdminService(db: Database, databasePath: string) {
+/** What the admin commands read and change. */
+export interface AdminService {
+  listUsers(nowMs: number, limit: number): MaybePromise<UserSummary[]>
+  showUser(openid: string, nowMs: number): MaybePromise<{ user: UserSummary; sessions: SessionSummary[] } | null>
+  /** Ends every session of the user; null when there is no such user. */
+  revokeUser(openid: string): MaybePromise<number | null>
+  revokeAll(): MaybePromise<number>
+  stats(nowMs: number): MaybePromise<Stats>
+}
+
+const toSessionSummary = (session: SessionTimes): SessionSummary => ({
+  createdAt: isoTime(session.createdAt),
+  expiresAt: isoTime(session.expiresAt),
+})
+
+/** Plain queries over the SQLite database file. */
+export function createAdminService(db: Database, databasePath: string): AdminService {
   const userByOpenid = db.query<UserRow, [number, string]>(`SELECT ${USER_COLUMNS} FROM users WHERE openid = ?2`)
   const sessionsOf = db.query<{ created_at: number; expires_at: number }, [number, number]>(
     'SELECT created_at, expires_at FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at',
@@ -56,7 +74,7 @@ export function createAdminService(db: Database, databasePath: string) {
       if (!row) return null
       const sessions = sessionsOf
         .all(row.id, nowMs)
-        .map((session) => ({ createdAt: isoTime(session.created_at), expiresAt: isoTime(session.expires_at) }))
+        .map((session) => toSessionSummary({ createdAt: session.created_at, expiresAt: session.expires_at }))
       return { user: toSummary(row), sessions }
     },
     /** Ends every session of the user; null when there is no such user. */
@@ -79,4 +97,63 @@ export function createAdminService(db: Database, databasePath: string) {
   }
 }
 
-export type AdminService = ReturnType<typeof createAdminService>
+interface PgUserRow {
+  id: string
+  openid: string
+  unionid: string | null
+  created_at: string
+  last_login_at: string
+}
+
+/**
+ * Users in PostgreSQL, sessions wherever the server keeps them (PostgreSQL or Redis), read through
+ * the same session store the server uses.
+ */
+export function createRemoteAdminService(stores: Stores): AdminService {
+  const { sql, sessions } = stores
+  if (!sql) throw new Error('createRemoteAdminService needs the users in PostgreSQL')
+  const summarize = async (row: PgUserRow, nowMs: number): Promise<UserSummary> => ({
+    id: Number(row.id),
+    openid: row.openid,
+    unionid: row.unionid,
+    createdAt: isoTime(Number(row.created_at)),
+    lastLoginAt: isoTime(Number(row.last_login_at)),
+    liveSessions: (await sessions.listForUser(Number(row.id), nowMs)).length,
+  })
+  const byOpenid = async (openid: string) =>
+    (
+      (await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ${openid}`) as PgUserRow[]
+    )[0]
+  const count = async (query: Promise<{ n: string | number }[]>) => Number((await query)[0]?.n ?? 0)
+
+  return {
+    async listUsers(nowMs, limit) {
+      const rows: PgUserRow[] = await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users
+                                          ORDER BY last_login_at DESC, id DESC LIMIT ${limit}`
+      return Promise.all(rows.map((row) => summarize(row, nowMs)))
+    },
+    async showUser(openid, nowMs) {
+      const row = await byOpenid(openid)
+      if (!row) return null
+      const live = await sessions.listForUser(Number(row.id), nowMs)
+      return { user: await summarize(row, nowMs), sessions: live.map(toSessionSummary) }
+    },
+    async revokeUser(openid) {
+      const row = await byOpenid(openid)
+      return row ? sessions.deleteForUser(Number(row.id)) : null
+    },
+    revokeAll: () => sessions.deleteAll(),
+    async stats(nowMs) {
+      return {
+        users: await count(sql`SELECT count(*) AS n FROM users`),
+        liveSessions: await sessions.countLive(nowMs),
+        // Redis drops expired sessions by itself: nothing awaits a sweep there.
+        expiredAwaitingSweep:
+          stores.sessionsIn === 'postgres'
+            ? await count(sql`SELECT count(*) AS n FROM sessions WHERE expires_at <= ${nowMs}`)
+            : 0,
+        databaseBytes: await count(sql`SELECT pg_database_size(current_database()) AS n`),
+      }
+    },
+  }
+}

@@ -67,16 +67,20 @@ return 1`
 
 interface StoredSession {
   userId: number
+  createdAt: number
   expiresAt: number
   sessionKey: string
 }
 
 function parseStored(value: string): StoredSession | null {
-  const [userId, , expiresAt, ...rest] = value.split(':')
+  const [userId, createdAt, expiresAt, ...rest] = value.split(':')
   const sessionKey = rest.join(':')
-  if (!userId || !expiresAt || !sessionKey) return null
-  return { userId: Number(userId), expiresAt: Number(expiresAt), sessionKey }
+  if (!userId || !createdAt || !expiresAt || !sessionKey) return null
+  return { userId: Number(userId), createdAt: Number(createdAt), expiresAt: Number(expiresAt), sessionKey }
 }
+
+/** Keys removed per round trip by deleteAll: Redis serves other clients in between. */
+const DELETE_BATCH = 1000
 
 const memberOf = (tokenHash: Uint8Array) => Buffer.from(tokenHash).toString('base64url')
 const eval_ = (client: RedisClient, script: string, keys: string[], args: (string | number)[]) =>
@@ -141,6 +145,33 @@ export function createRedisSessionStore(redis: Redis, users: UserStore): Session
     },
     async countLive(nowMs) {
       return Number(await redis.run((client) => client.send('ZCOUNT', [EXPIRIES, `(${nowMs}`, '+inf'])))
+    },
+    async listForUser(userId, nowMs) {
+      const members = (await redis.run((client) => client.zrange(USER_SESSIONS + userId, 0, -1))) as string[]
+      const values = await redis.run((client) => Promise.all(members.map((member) => client.get(SESSION + member))))
+      return values
+        .map((value) => (value === null ? null : parseStored(value)))
+        .filter((stored): stored is StoredSession => stored !== null && stored.expiresAt > nowMs)
+        .map(({ createdAt, expiresAt }) => ({ createdAt, expiresAt }))
+        .sort((a, b) => a.createdAt - b.createdAt)
+    },
+    async deleteAll() {
+      let deleted = 0
+      for (;;) {
+        const members = (await redis.run((client) => client.zrange(EXPIRIES, 0, DELETE_BATCH - 1))) as string[]
+        if (members.length === 0) break
+        deleted += Number(await redis.run((client) => client.del(...members.map((member) => SESSION + member))))
+        await redis.run((client) => client.send('ZREM', [EXPIRIES, ...members]))
+      }
+      let cursor = '0'
+      do {
+        const [next, keys] = (await redis.run((client) =>
+          client.send('SCAN', [cursor, 'MATCH', `${USER_SESSIONS}*`, 'COUNT', String(DELETE_BATCH)]),
+        )) as [string, string[]]
+        if (keys.length > 0) await redis.run((client) => client.del(...keys))
+        cursor = next
+      } while (cursor !== '0')
+      return deleted
     },
   }
 }

@@ -24,6 +24,8 @@ export interface Stores {
   readonly sessions: SessionStore
   readonly notes: NoteStore
   readonly tokens: TokenStore
+  /** True when every store answers in the same tick (SQLite only). */
+  readonly synchronous: boolean
   /** Throws (or rejects) when a store does not answer: GET /healthz. */
   ping(): MaybePromise<void>
   close(): Promise<void>
@@ -35,6 +37,7 @@ export function sqliteStores(db: Database, sessions: SessionStore = createSessio
   return {
     records: 'sqlite',
     sessionsIn: 'sqlite',
+    synchronous: true,
     db,
     sessions,
     notes: createNoteStore(db),
@@ -54,6 +57,7 @@ export function postgresStores(sql: SQL): Stores {
   return {
     records: 'postgres',
     sessionsIn: 'postgres',
+    synchronous: false,
     sql,
     sessions: createPostgresSessionStore(sql, users),
     notes: createPostgresNoteStore(sql),
@@ -70,6 +74,7 @@ export function withRedis(base: Stores, redis: Redis): Stores {
   return {
     ...base,
     sessionsIn: 'redis',
+    synchronous: false,
     redis,
     sessions: createRedisSessionStore(redis, base.sessions.users),
     tokens: redisTokenStore(redis),

@@ -1,4 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { Elysia } from 'elysia'
+import { errors } from '../../../src/libs/errors'
+import { createHealthRoutes } from '../../../src/server'
 import { jsonRequest, testApp } from '../../helpers'
 
 describe('GET /healthz', () => {
@@ -15,6 +18,25 @@ describe('GET /healthz', () => {
     if (!db) return
     db.close()
     const response = await app.handle(jsonRequest('GET', '/healthz'))
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ code: 'UNHEALTHY', msg: expect.any(String) })
+  })
+})
+
+describe('GET /healthz on stores that answer later (PostgreSQL, Redis)', () => {
+  const app = (ping: () => Promise<void>) =>
+    new Elysia().use(errors).use(createHealthRoutes({ ping, synchronous: false }))
+
+  test('200 once the ping resolves', async () => {
+    const response = await app(() => Bun.sleep(5)).handle(jsonRequest('GET', '/healthz'))
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ status: 'ok' })
+  })
+
+  test('503 UNHEALTHY JSON when the ping rejects', async () => {
+    const response = await app(() => Promise.reject(new Error('connection refused'))).handle(
+      jsonRequest('GET', '/healthz'),
+    )
     expect(response.status).toBe(503)
     expect(await response.json()).toEqual({ code: 'UNHEALTHY', msg: expect.any(String) })
   })

@@ -114,6 +114,36 @@ describe.each(reachableBackends())('stores on %s', (backend) => {
       expect(await stores.sessions.countLive(T0 + 120_000)).toBe(0)
     })
 
+    test('listForUser gives the live sessions of one user, oldest first', async () => {
+      const stores = await fresh()
+      const later = await userWithSession(stores, 'o-a', T0 + 2000, 60)
+      await userWithSession(stores, 'o-a', T0, 1) // expired by T0 + 2000
+      await userWithSession(stores, 'o-a', T0 + 1000, 60)
+      await userWithSession(stores, 'o-b', T0, 60)
+      expect(await stores.sessions.listForUser(later.user.id, T0 + 2000)).toEqual([
+        { createdAt: T0 + 1000, expiresAt: T0 + 61_000 },
+        { createdAt: T0 + 2000, expiresAt: T0 + 62_000 },
+      ])
+      expect(await stores.sessions.listForUser(later.user.id + 1000, T0)).toEqual([])
+    })
+
+    test('deleteAll ends every session of every user', async () => {
+      const stores = await fresh()
+      const made = [
+        await userWithSession(stores, 'o-a'),
+        await userWithSession(stores, 'o-a'),
+        await userWithSession(stores, 'o-b'),
+      ]
+      expect(await stores.sessions.deleteAll()).toBe(3)
+      for (const { token } of made) expect(await stores.sessions.validate(token, T0)).toBeNull()
+      expect(await stores.sessions.countLive(T0)).toBe(0)
+      expect(await stores.sessions.listForUser(made[0]?.user.id ?? 0, T0)).toEqual([])
+      // The cap still works for a user whose sessions were all removed.
+      const fresh1 = await userWithSession(stores, 'o-a')
+      expect(await stores.sessions.trimForUser(fresh1.user.id, 1, fresh1.tokenHash)).toBe(0)
+      expect(await stores.sessions.deleteAll()).toBe(1)
+    })
+
     test('deleteExpired removes only expired sessions, in batches (where the store sweeps at all)', async () => {
       const stores = await fresh()
       if (!stores.sessions.needsSweep) {
