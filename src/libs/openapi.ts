@@ -19,7 +19,7 @@ export interface RouteDocOptions {
   summary: string
   description?: string
   tag: string
-  /** Needs an skey: adds the security requirement and the 401s of the guard. */
+  /** Needs an skey: adds the security requirement, the 401s of the guard and the 503 of a lost store. */
   auth?: boolean
   /** Reads a JSON body: adds 400 VALIDATION and 413 PAYLOAD_TOO_LARGE. */
   body?: boolean
@@ -33,7 +33,7 @@ export const SECURITY_SCHEMES = {
   bearer: { type: 'http', scheme: 'bearer', description: 'the skey as Authorization: Bearer <skey>' },
 } as const
 
-const AUTH_ERRORS: ErrorCodes = { 401: ['SKEY_MISSING', 'SKEY_INVALID'] }
+const AUTH_ERRORS: ErrorCodes = { 401: ['SKEY_MISSING', 'SKEY_INVALID'], 503: ['STORE_UNAVAILABLE'] }
 const BODY_ERRORS: ErrorCodes = { 400: ['VALIDATION'], 413: ['PAYLOAD_TOO_LARGE'] }
 const ALWAYS: ErrorCodes = { 500: ['INTERNAL'] }
 

@@ -138,6 +138,7 @@ export function wxauth({
             403: ['WECHAT_USER_BLOCKED'],
             429: ['RATE_LIMITED', 'WECHAT_RATE_LIMITED'],
             502: ['WECHAT_UNAVAILABLE'],
+            503: ['STORE_UNAVAILABLE'],
           },
         }),
       },

@@ -81,6 +81,8 @@ describe('OpenAPI document', () => {
         expect(operation.security, where).toEqual([{ skey: [] }, { bearer: [] }])
         const unauthorized = operation.responses['401']?.content?.['application/json']?.schema as ErrorSchema
         expect(codesOf(unauthorized), where).toEqual(expect.arrayContaining(['SKEY_MISSING', 'SKEY_INVALID']))
+        const storeLost = operation.responses['503']?.content?.['application/json']?.schema as ErrorSchema
+        expect(codesOf(storeLost), where).toEqual(['STORE_UNAVAILABLE'])
       }
     }
   })
@@ -103,6 +105,7 @@ describe('OpenAPI document', () => {
         'WECHAT_USER_BLOCKED',
         'WECHAT_RATE_LIMITED',
         'WECHAT_UNAVAILABLE',
+        'STORE_UNAVAILABLE',
       ]),
     )
   })
