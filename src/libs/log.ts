@@ -20,15 +20,45 @@ export interface Logger {
   flush(): Promise<void>
 }
 
-/** stdout through Bun's buffered writer: one syscall per batch of lines, not per line. */
-function stdoutSink(): { write(line: string): void; flush(): Promise<void> } {
+/** Lines are held in memory up to this many characters or FLUSH_EVERY_MS, then written in one go. */
+const BATCH_CHARS = 64 * 1024
+
+/**
+ * stdout, one write per batch of lines. Bun's writer issues one write() per line when stdout is a
+ * file (journald, Docker and `> file` all look like that): a syscall on every request. Warnings and
+ * errors go out at once, so a crash loses at most FLUSH_EVERY_MS of request lines.
+ */
+function stdoutSink(): { write(line: string, urgent: boolean): void; flush(): Promise<void> } {
   const sink = Bun.stdout.writer()
-  const timer = setInterval(() => void sink.flush(), FLUSH_EVERY_MS)
+  let pending = ''
+  let lost = false
+  /** stdout is gone (EPIPE: whoever read it stopped). Losing log lines must not stop the server. */
+  function dropFromNowOn(error: unknown): void {
+    if (lost) return
+    lost = true
+    process.stderr.write(`wxauth: stdout is closed, log lines are dropped from now on (${String(error)})\n`)
+  }
+  function writeOut(): void {
+    if (pending === '' || lost) return
+    try {
+      sink.write(pending)
+      Promise.resolve(sink.flush()).catch(dropFromNowOn)
+    } catch (error) {
+      dropFromNowOn(error)
+    }
+    pending = ''
+  }
+  const timer = setInterval(writeOut, FLUSH_EVERY_MS)
   timer.unref()
   return {
-    write: (line) => void sink.write(line),
+    write(line, urgent) {
+      if (lost) return
+      pending += line
+      if (urgent || pending.length >= BATCH_CHARS) writeOut()
+    },
     async flush() {
-      await sink.flush()
+      writeOut()
+      if (!lost) await Promise.resolve(sink.flush()).catch(() => undefined)
     },
   }
 }
@@ -52,11 +82,15 @@ function isoNow(): string {
 export function createLogger(level: LogLevel = 'info', write?: (line: string) => void): Logger {
   // A silent logger never writes: it needs no stdout writer and no flush timer.
   const sink = write || level === 'silent' ? { write: write ?? (() => {}), flush: async () => undefined } : stdoutSink()
+  const urgent = RANK.warn
   const threshold = RANK[level]
   function preformatted(lineLevel: Exclude<LogLevel, 'silent'>, msg: string, fieldsJson: string): void {
     if (RANK[lineLevel] < threshold) return
     const rest = fieldsJson === '' ? '' : `,${fieldsJson}`
-    sink.write(`{"time":"${isoNow()}","level":"${lineLevel}","msg":${JSON.stringify(msg)}${rest}}\n`)
+    sink.write(
+      `{"time":"${isoNow()}","level":"${lineLevel}","msg":${JSON.stringify(msg)}${rest}}\n`,
+      RANK[lineLevel] >= urgent,
+    )
   }
   const emit = (lineLevel: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {
     if (RANK[lineLevel] < threshold) return

@@ -28,3 +28,26 @@ test('lines below the level are dropped; silent drops everything', () => {
   silent.error('e')
   expect(lines).toHaveLength(1)
 })
+
+test('request lines reach stdout in batches, in order, and every one arrives by flush()', async () => {
+  const child = Bun.spawn(['bun', `${import.meta.dir}/log-writer.ts`, '300'], { stdout: 'pipe', stderr: 'pipe' })
+  const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()])
+  expect(code).toBe(0)
+  const ats = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).at as number)
+  expect(ats.length).toBeGreaterThan(10)
+  expect([...ats].sort((a, b) => a - b)).toEqual(ats)
+})
+
+test('a closed stdout (the reader went away) drops the lines, says so once on stderr, and never crashes', async () => {
+  const child = Bun.spawn(['bun', `${import.meta.dir}/log-writer.ts`, '600'], { stdout: 'pipe', stderr: 'pipe' })
+  const reader = child.stdout.getReader()
+  await reader.read() // the first batch arrives, then nobody reads any more
+  await reader.cancel()
+  const [code, errors] = await Promise.all([child.exited, new Response(child.stderr).text()])
+  expect(code).toBe(0)
+  expect(errors.match(/stdout is closed/g)).toHaveLength(1)
+  expect(errors).toContain('still alive')
+})
