@@ -399,7 +399,13 @@ at the cap end that user's oldest session (the login script cycles through 5,000
 Spread between runs on this shared 2-core machine is large (raw Bun.serve alone moved between 45k and
 84k req/s within one run), so read the per-round ratios next to the medians. History of the same
 measures: before request logs and the session cap, /auth/me ÷ raw measured 0.61 and 0.74 in two runs,
-login 5,000 req/s, the longest sweep block 16.3 ms and 5.6 ms.
+login 5,000 req/s, the longest sweep block 16.3 ms and 5.6 ms. With request logs written one \`write()\` per
+line (before they were batched), /auth/me ÷ raw was 0.57; a wrk A/B of that change alone went from about
+40k to about 48k req/s on /auth/me (see README, Performance).
+
+PostgreSQL and Redis (scenarios 9 and 10) are throwaway servers on the same machine, started by
+\`.ci/services.sh\` unless TEST_DATABASE_URL and TEST_REDIS_URL point at running ones; each wxauth on them
+runs only during its own scenario.
 
 ## HTTP scenarios
 
