@@ -17,15 +17,17 @@ import {
  * Under CI (CI=true) a missing server fails the run instead of skipping.
  */
 export type TestBackend = 'sqlite' | 'postgres' | 'postgres+redis'
+/** The stores alone can also run SQLite + Redis (REDIS_URL without DATABASE_URL). */
+export type StoreBackend = TestBackend | 'sqlite+redis'
 
 const databaseUrl = process.env.TEST_DATABASE_URL
 const redisUrl = process.env.TEST_REDIS_URL
 const HOW_TO_RUN = 'run eval "$(bash .ci/services.sh)" first to start PostgreSQL and Redis on 127.0.0.1'
 
-function needs(backend: TestBackend): string[] {
+function needs(backend: StoreBackend): string[] {
   const missing = []
-  if (backend !== 'sqlite' && !databaseUrl) missing.push('TEST_DATABASE_URL')
-  if (backend === 'postgres+redis' && !redisUrl) missing.push('TEST_REDIS_URL')
+  if (backend.startsWith('postgres') && !databaseUrl) missing.push('TEST_DATABASE_URL')
+  if (backend.endsWith('+redis') && !redisUrl) missing.push('TEST_REDIS_URL')
   return missing
 }
 
@@ -55,26 +57,37 @@ export const TEST_BACKEND: TestBackend = (() => {
   return chosen
 })()
 
-let shared: Promise<{ sql: SQL; redis: Redis | null }> | null = null
+/** Every mix of stores this run can reach, SQLite + Redis included: for the store conformance suite. */
+export function reachableStoreBackends(): StoreBackend[] {
+  const backends: StoreBackend[] = reachableBackends()
+  return needs('sqlite+redis').length === 0 ? [...backends, 'sqlite+redis'] : backends
+}
+
+let shared: Promise<{ sql: SQL | null; redis: Redis | null }> | null = null
 function connectShared() {
   shared ??= (async () => {
-    const sql = connectPostgres(databaseUrl as string)
-    await migratePostgres(sql)
+    const sql = databaseUrl ? connectPostgres(databaseUrl) : null
+    if (sql) await migratePostgres(sql)
     return { sql, redis: redisUrl ? await connectRedis(redisUrl) : null }
   })()
   return shared
 }
 
 /** Empty stores on `backend`: PostgreSQL tables truncated (ids restart at 1), Redis flushed. */
-export async function freshStores(backend: TestBackend = TEST_BACKEND): Promise<Stores> {
+export async function freshStores(backend: StoreBackend = TEST_BACKEND): Promise<Stores> {
   if (backend === 'sqlite') return sqliteStores(openDatabase(':memory:'))
   const { sql, redis } = await connectShared()
+  const keep = { close: async () => {} } // the connections are shared by every test of the run
+  if (backend.endsWith('+redis')) {
+    if (!redis) throw new Error('TEST_REDIS_URL is unset')
+    await redis.run((client) => client.send('FLUSHDB', []))
+  }
+  if (backend === 'sqlite+redis')
+    return { ...withRedis(sqliteStores(openDatabase(':memory:')), redis as Redis), ...keep }
+  if (!sql) throw new Error('TEST_DATABASE_URL is unset')
   await sql`TRUNCATE users, sessions, notes, wechat_access_tokens RESTART IDENTITY CASCADE`
-  const base = { ...postgresStores(sql), close: async () => {} }
-  if (backend === 'postgres') return base
-  if (!redis) throw new Error('TEST_REDIS_URL is unset')
-  await redis.run((client) => client.send('FLUSHDB', []))
-  return { ...withRedis(base, redis), close: async () => {} }
+  const base = { ...postgresStores(sql), ...keep }
+  return backend === 'postgres' ? base : { ...withRedis(base, redis as Redis), ...keep }
 }
 
 /** Rows in a table of the records store (users, notes; sessions when they are not in Redis). */

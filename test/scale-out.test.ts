@@ -4,6 +4,8 @@
  * each outage test runs its own Redis, or a TCP relay in front of PostgreSQL that it can cut.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SQL } from 'bun'
 import { createWechatSimulator } from '../src/server'
@@ -212,6 +214,30 @@ describe.if(ready)('two instances on one PostgreSQL + Redis', () => {
         .reduce((sum, match) => sum + Number(match[1]), 0)
       expect(swept).toBe(expired)
       for (const log of logs) expect(log).not.toContain('sweep failed')
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
+
+describe.if(ready)('REDIS_URL without DATABASE_URL', () => {
+  test(
+    'users in SQLite, sessions in Redis: logins work and logout holds; the admin commands refuse, naming DATABASE_URL',
+    async () => {
+      await emptyStores()
+      const databasePath = join(mkdtempSync(join(tmpdir(), 'wxauth-sqlite-redis-')), 'wxauth.db')
+      const env = { DATABASE_PATH: databasePath, REDIS_URL: redisUrl }
+      const server = await startInstance(env)
+      expect(server.output()).toContain('"records":"sqlite","sessions":"redis"')
+      const { skey } = await login(server, 'mixed')
+      expect((await call(server, 'GET', '/auth/me', skey)).status).toBe(200)
+      expect((await call(server, 'POST', '/auth/logout', skey)).status).toBe(204)
+      expect((await call(server, 'GET', '/auth/me', skey)).status).toBe(401)
+      const stats = Bun.spawnSync(['bun', 'src/index.ts', 'stats'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env },
+      })
+      expect(stats.exitCode).toBe(1)
+      expect(stats.stderr.toString()).toContain('need DATABASE_URL')
     },
     TEST_TIMEOUT_MS,
   )

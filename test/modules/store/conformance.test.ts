@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { generateSessionToken, hashSessionToken, type Stores } from '../../../src/server'
-import { freshStores, reachableBackends } from '../../backends'
+import { freshStores, reachableStoreBackends } from '../../backends'
 
 /** One suite, unchanged, for every implementation of every store. */
 const T0 = Date.UTC(2026, 0, 1)
@@ -12,7 +12,7 @@ async function userWithSession(stores: Stores, openid = 'o-alice', nowMs = T0, t
   return { user, ...created }
 }
 
-describe.each(reachableBackends())('stores on %s', (backend) => {
+describe.each(reachableStoreBackends())('stores on %s', (backend) => {
   const fresh = () => freshStores(backend)
 
   describe('users', () => {
