@@ -13,7 +13,9 @@ free_port() {
   while in_use "$port"; do port=$((port + 1)); done
   echo "$port"
 }
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+# The newest PostgreSQL whose server binaries are installed (a client-only package has no initdb).
+pg_bin() { dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)" 2>/dev/null || true; }
+PG_BIN=$(pg_bin)
 
 if [ "${1:-}" = stop ]; then
   dir=${WXAUTH_SERVICES_DIR:?run eval "\$(bash .ci/services.sh)" first}
@@ -24,13 +26,13 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-if [ -z "$PG_BIN" ] || ! command -v redis-server >/dev/null 2>&1; then
+if [ ! -x "$PG_BIN/initdb" ] || ! command -v redis-server >/dev/null 2>&1; then
   echo "services: installing postgresql and redis-server from Debian"
   export DEBIAN_FRONTEND=noninteractive
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null ||
     { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null; }
-  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  PG_BIN=$(pg_bin)
 fi
 
 PG_PORT=$(free_port "${WXAUTH_TEST_PG_PORT:-55432}")
