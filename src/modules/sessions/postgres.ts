@@ -1,12 +1,6 @@
 import type { SQL } from 'bun'
 import type { UserStore } from '../users/service'
-import {
-  type CreatedSession,
-  generateSessionToken,
-  hashSessionToken,
-  isWellFormedToken,
-  type SessionStore,
-} from './service'
+import { hashSessionToken, isWellFormedToken, mintSession, type SessionStore, withUserOf } from './service'
 
 /**
  * Sessions in PostgreSQL, shared by every instance. Nothing is cached: a logout on one instance
@@ -17,13 +11,11 @@ export function createPostgresSessionStore(sql: SQL, users: UserStore): SessionS
     users,
     synchronous: false,
     needsSweep: true,
-    async create({ userId, sessionKey, nowMs, ttlSeconds }): Promise<CreatedSession> {
-      const token = generateSessionToken()
-      const tokenHash = hashSessionToken(token)
-      const expiresAt = nowMs + ttlSeconds * 1000
+    async create({ userId, sessionKey, nowMs, ttlSeconds }) {
+      const created = mintSession(nowMs, ttlSeconds)
       await sql`INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at)
-                VALUES (${tokenHash}, ${userId}, ${sessionKey}, ${nowMs}, ${expiresAt})`
-      return { token, tokenHash, expiresAt }
+                VALUES (${created.tokenHash}, ${userId}, ${sessionKey}, ${nowMs}, ${created.expiresAt})`
+      return created
     },
     async validate(token, nowMs) {
       if (!isWellFormedToken(token)) return null
@@ -31,8 +23,7 @@ export function createPostgresSessionStore(sql: SQL, users: UserStore): SessionS
       const [row] =
         await sql`SELECT user_id, expires_at FROM sessions WHERE token_hash = ${tokenHash} AND expires_at > ${nowMs}`
       if (!row) return null
-      const user = await users.byId(Number(row.user_id))
-      return user ? { user, session: { tokenHash, userId: user.id, expiresAt: Number(row.expires_at) } } : null
+      return withUserOf(users, { tokenHash, userId: Number(row.user_id), expiresAt: Number(row.expires_at) })
     },
     async delete(tokenHash) {
       await sql`DELETE FROM sessions WHERE token_hash = ${tokenHash}`

@@ -1,13 +1,7 @@
 import type { RedisClient } from 'bun'
 import type { Redis } from '../db/redis'
 import type { UserStore } from '../users/service'
-import {
-  type CreatedSession,
-  generateSessionToken,
-  hashSessionToken,
-  isWellFormedToken,
-  type SessionStore,
-} from './service'
+import { hashSessionToken, isWellFormedToken, mintSession, type SessionStore, withUserOf } from './service'
 
 /**
  * Keys:
@@ -96,11 +90,10 @@ export function createRedisSessionStore(redis: Redis, users: UserStore): Session
     users,
     synchronous: false,
     needsSweep: false,
-    async create({ userId, sessionKey, nowMs, ttlSeconds }): Promise<CreatedSession> {
-      const token = generateSessionToken()
-      const tokenHash = hashSessionToken(token)
-      const expiresAt = nowMs + ttlSeconds * 1000
-      const member = memberOf(tokenHash)
+    async create({ userId, sessionKey, nowMs, ttlSeconds }) {
+      const created = mintSession(nowMs, ttlSeconds)
+      const { expiresAt } = created
+      const member = memberOf(created.tokenHash)
       const value = `${userId}:${nowMs}:${expiresAt}:${sessionKey}`
       await redis.run((client) =>
         eval_(
@@ -110,15 +103,14 @@ export function createRedisSessionStore(redis: Redis, users: UserStore): Session
           [value, ttlSeconds, nowMs, member, expiresAt],
         ),
       )
-      return { token, tokenHash, expiresAt }
+      return created
     },
     async validate(token, nowMs) {
       if (!isWellFormedToken(token)) return null
       const tokenHash = hashSessionToken(token)
       const stored = await read(tokenHash)
       if (!stored || stored.expiresAt <= nowMs) return null
-      const user = await users.byId(stored.userId)
-      return user ? { user, session: { tokenHash, userId: user.id, expiresAt: stored.expiresAt } } : null
+      return withUserOf(users, { tokenHash, userId: stored.userId, expiresAt: stored.expiresAt })
     },
     async delete(tokenHash) {
       const member = memberOf(tokenHash)

@@ -30,6 +30,18 @@ export function isWellFormedToken(token: string): boolean {
   return SESSION_TOKEN_PATTERN.test(token)
 }
 
+/** A new skey, its hash and its expiry: what every store's create() stores and returns. */
+export function mintSession(nowMs: number, ttlSeconds: number): CreatedSession {
+  const token = generateSessionToken()
+  return { token, tokenHash: hashSessionToken(token), expiresAt: nowMs + ttlSeconds * 1000 }
+}
+
+/** The session with its user, or null when the user row is gone (stores that keep no user cache of their own). */
+export async function withUserOf(users: UserStore, session: Session): Promise<SessionWithUser | null> {
+  const user = await users.byId(session.userId)
+  return user ? { user, session } : null
+}
+
 interface SessionRow {
   user_id: number
   expires_at: number
@@ -149,11 +161,9 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
     synchronous: true,
     needsSweep: true,
     create({ userId, sessionKey, nowMs, ttlSeconds }) {
-      const token = generateSessionToken()
-      const expiresAt = nowMs + ttlSeconds * 1000
-      const tokenHash = hashSessionToken(token)
-      insert.run(tokenHash, userId, sessionKey, nowMs, expiresAt)
-      return { token, tokenHash, expiresAt }
+      const created = mintSession(nowMs, ttlSeconds)
+      insert.run(created.tokenHash, userId, sessionKey, nowMs, created.expiresAt)
+      return created
     },
     validate(token, nowMs) {
       if (!isWellFormedToken(token)) return null
