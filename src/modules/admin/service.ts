@@ -112,14 +112,15 @@ interface PgUserRow {
 export function createRemoteAdminService(stores: Stores): AdminService {
   const { sql, sessions } = stores
   if (!sql) throw new Error('createRemoteAdminService needs the users in PostgreSQL')
-  const summarize = async (row: PgUserRow, nowMs: number): Promise<UserSummary> => ({
+  const summarize = (row: PgUserRow, liveSessions: number): UserSummary => ({
     id: Number(row.id),
     openid: row.openid,
     unionid: row.unionid,
     createdAt: isoTime(Number(row.created_at)),
     lastLoginAt: isoTime(Number(row.last_login_at)),
-    liveSessions: (await sessions.listForUser(Number(row.id), nowMs)).length,
+    liveSessions,
   })
+  const liveSessionsOf = (row: PgUserRow, nowMs: number) => sessions.listForUser(Number(row.id), nowMs)
   const byOpenid = async (openid: string) =>
     (
       (await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ${openid}`) as PgUserRow[]
@@ -130,13 +131,13 @@ export function createRemoteAdminService(stores: Stores): AdminService {
     async listUsers(nowMs, limit) {
       const rows: PgUserRow[] = await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users
                                           ORDER BY last_login_at DESC, id DESC LIMIT ${limit}`
-      return Promise.all(rows.map((row) => summarize(row, nowMs)))
+      return Promise.all(rows.map(async (row) => summarize(row, (await liveSessionsOf(row, nowMs)).length)))
     },
     async showUser(openid, nowMs) {
       const row = await byOpenid(openid)
       if (!row) return null
-      const live = await sessions.listForUser(Number(row.id), nowMs)
-      return { user: await summarize(row, nowMs), sessions: live.map(toSessionSummary) }
+      const live = await liveSessionsOf(row, nowMs)
+      return { user: summarize(row, live.length), sessions: live.map(toSessionSummary) }
     },
     async revokeUser(openid) {
       const row = await byOpenid(openid)

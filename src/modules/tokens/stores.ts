@@ -35,8 +35,14 @@ const CLAIM_SQL = {
 }
 const READ_SQL = 'SELECT access_token, expires_at, lease_owner, lease_until FROM wechat_access_tokens WHERE appid = $1'
 
+/** The stored token if it lives past `usableAfterMs`. */
+function usableToken(row: AccessTokenRow | null, usableAfterMs: number): string | null {
+  return row?.access_token != null && Number(row.expires_at) > usableAfterMs ? row.access_token : null
+}
+
 function decide(row: AccessTokenRow | null, owner: string, nowMs: number, usableAfterMs: number): Claim {
-  if (row?.access_token != null && Number(row.expires_at) > usableAfterMs) return { token: row.access_token }
+  const token = usableToken(row, usableAfterMs)
+  if (token !== null) return { token }
   if (row?.lease_owner && row.lease_owner !== owner && Number(row.lease_until) > nowMs) return 'wait'
   return 'refresh'
 }
@@ -54,10 +60,7 @@ export function sqliteTokenStore(db: Database): TokenStore {
     },
   )
   return {
-    read(appid, usableAfterMs) {
-      const row = read.get(appid)
-      return row?.access_token != null && row.expires_at > usableAfterMs ? row.access_token : null
-    },
+    read: (appid, usableAfterMs) => usableToken(read.get(appid), usableAfterMs),
     claim: (...args) => claim.immediate(...args),
     save(appid, token, expiresAt, owner) {
       run(CLAIM_SQL.save, token, expiresAt, owner, appid)
@@ -76,10 +79,7 @@ export function postgresTokenStore(sql: SQL): TokenStore {
   const readRow = async (runner: SQL, appid: string, lock: boolean) =>
     ((await runner.unsafe(lock ? `${READ_SQL} FOR UPDATE` : READ_SQL, [appid])) as AccessTokenRow[])[0] ?? null
   return {
-    async read(appid, usableAfterMs) {
-      const row = await readRow(sql, appid, false)
-      return row?.access_token != null && Number(row.expires_at) > usableAfterMs ? row.access_token : null
-    },
+    read: async (appid, usableAfterMs) => usableToken(await readRow(sql, appid, false), usableAfterMs),
     claim: (appid, owner, nowMs, usableAfterMs, leaseMs) =>
       sql.begin(async (tx) => {
         await tx.unsafe(CLAIM_SQL.ensureRow, [appid])
@@ -123,7 +123,7 @@ export function redisTokenStore(redis: Redis): TokenStore {
     read,
     async claim(appid, owner, _nowMs, usableAfterMs, leaseMs) {
       const token = await read(appid, usableAfterMs)
-      if (token) return { token }
+      if (token !== null) return { token }
       const taken = await redis.run((client) => client.send('SET', [LEASE + appid, owner, 'NX', 'PX', String(leaseMs)]))
       if (taken === 'OK') return 'refresh'
       const holder = await redis.run((client) => client.get(LEASE + appid))
