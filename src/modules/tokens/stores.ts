@@ -123,7 +123,7 @@ export function redisTokenStore(redis: Redis): TokenStore {
     read,
     async claim(appid, owner, _nowMs, usableAfterMs, leaseMs) {
       const token = await read(appid, usableAfterMs)
-      if (token !== null) return { token }
+      if (token) return { token }
       const taken = await redis.run((client) => client.send('SET', [LEASE + appid, owner, 'NX', 'PX', String(leaseMs)]))
       if (taken === 'OK') return 'refresh'
       const holder = await redis.run((client) => client.get(LEASE + appid))
