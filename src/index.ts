@@ -71,11 +71,23 @@ function wechatFor(mode: Mode, config: Config, metrics: Metrics | undefined) {
   return createWechatClient({ ...config.wechat, fetch: metrics ? timedFetch(metrics, upstream) : upstream })
 }
 
+/** The same, for a step that finishes later (connecting to PostgreSQL or Redis). */
+async function orExitLater<T>(step: Promise<T>, what: string): Promise<T> {
+  try {
+    return await step
+  } catch (error) {
+    console.error(`wxauth: ${what}: ${messageOf(error)}`)
+    exit(1)
+  }
+}
+
 /** Where the configured store lives, without any password the URL may hold. */
 function describeUrl(url: string): string {
   const { protocol, host, pathname } = new URL(url)
   return `${protocol}//${host}${pathname}`
 }
+
+const cannotReach = (variable: string, url: string) => `cannot reach ${variable} (${describeUrl(url)})`
 
 /** SQLite at DATABASE_PATH unless DATABASE_URL / REDIS_URL say otherwise; unreachable → exit 1 naming the variable. */
 async function openStores(config: Config): Promise<Stores> {
@@ -87,7 +99,7 @@ async function openStores(config: Config): Promise<Stores> {
   } catch (error) {
     if (!(error instanceof StoreConnectError)) throw error
     const url = error.variable === 'DATABASE_URL' ? config.databaseUrl : config.redisUrl
-    console.error(`wxauth: cannot reach ${error.variable} (${describeUrl(url ?? '')}): ${error.message}`)
+    console.error(`wxauth: ${cannotReach(error.variable, url ?? '')}: ${error.message}`)
     exit(1)
   }
 }
@@ -154,10 +166,7 @@ async function migrateOnly(): Promise<never> {
   const { databasePath, databaseUrl } = loadConfig('dev')
   if (databaseUrl) {
     const sql = connectPostgres(databaseUrl)
-    const version = await migratePostgres(sql).catch((error: unknown) => {
-      console.error(`wxauth: cannot migrate DATABASE_URL (${describeUrl(databaseUrl)}): ${messageOf(error)}`)
-      exit(1)
-    })
+    const version = await orExitLater(migratePostgres(sql), `cannot migrate DATABASE_URL (${describeUrl(databaseUrl)})`)
     console.log(`wxauth: ${describeUrl(databaseUrl)} is at schema version ${version}`)
     await sql.close()
     exit(0)
@@ -182,17 +191,9 @@ function localAdmin(databasePath: string): { admin: AdminService; close: () => v
 /** PostgreSQL (and Redis) as the server sees them: connected, checked, never migrated here. */
 async function remoteAdmin(databaseUrl: string, redisUrl: string | undefined) {
   const sql = connectPostgres(databaseUrl)
-  const version = await postgresSchemaVersion(sql).catch((error: unknown) => {
-    console.error(`wxauth: cannot reach DATABASE_URL (${describeUrl(databaseUrl)}): ${messageOf(error)}`)
-    exit(1)
-  })
+  const version = await orExitLater(postgresSchemaVersion(sql), cannotReach('DATABASE_URL', databaseUrl))
   refuseOtherSchema(version, PG_MIGRATIONS.length, describeUrl(databaseUrl))
-  const redis = redisUrl
-    ? await connectRedis(redisUrl).catch((error: unknown) => {
-        console.error(`wxauth: cannot reach REDIS_URL (${describeUrl(redisUrl)}): ${messageOf(error)}`)
-        exit(1)
-      })
-    : undefined
+  const redis = redisUrl ? await orExitLater(connectRedis(redisUrl), cannotReach('REDIS_URL', redisUrl)) : undefined
   const stores = redis ? withRedis(postgresStores(sql), redis) : postgresStores(sql)
   return { admin: createRemoteAdminService(stores), close: () => stores.close() }
 }
