@@ -59,8 +59,9 @@ export function redisLoginReplay(redis: Redis): LoginReplay {
     },
     async awaitAnswer(code, waitMs) {
       const giveUpAt = performance.now() + waitMs
+      const key = keyOf(code)
       for (;;) {
-        const value = await redis.run((client) => client.get(keyOf(code)))
+        const value = await redis.run((client) => client.get(key))
         if (value === null) return null
         if (value !== PENDING) return open(code, value)
         if (performance.now() > giveUpAt) return null

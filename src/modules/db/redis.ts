@@ -1,5 +1,5 @@
 import { RedisClient } from 'bun'
-import { storeUnavailable } from '../../libs/errors'
+import { storeOutageOf, storeUnavailable } from '../../libs/errors'
 
 /** Fail fast while Redis is away rather than queue requests behind Bun's ~30 s of reconnect attempts. */
 const CLIENT_OPTIONS = { connectionTimeout: 2000, maxRetries: 1, enableOfflineQueue: false, autoReconnect: true }
@@ -10,11 +10,6 @@ export interface Redis {
   /** Runs commands on a connected client; 503 STORE_UNAVAILABLE when Redis cannot be reached. */
   run<T>(commands: (client: RedisClient) => Promise<T>): Promise<T>
   close(): void
-}
-
-export function isRedisConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('ERR_REDIS_CONNECTION')
 }
 
 /**
@@ -55,7 +50,7 @@ export async function connectRedis(url: string): Promise<Redis> {
         }
         return await commands(client)
       } catch (error) {
-        if (isRedisConnectionError(error)) throw storeUnavailable('Redis')
+        if (storeOutageOf(error) === 'Redis') throw storeUnavailable('Redis')
         throw error
       }
     },
