@@ -6,6 +6,16 @@ import type { MaybePromise } from '../store/model'
 import type { Stores } from '../store/service'
 import type { SessionSummary, Stats, UserSummary } from './model'
 
+/** A users row as the admin commands read it; PostgreSQL's bigint columns arrive as strings. */
+interface AdminUserRow {
+  id: number | string
+  openid: string
+  unionid: string | null
+  created_at: number | string
+  last_login_at: number | string
+}
+
+/** From SQLite, which counts the live sessions in the same query. */
 interface UserRow {
   id: number
   openid: string
@@ -18,14 +28,14 @@ interface UserRow {
 const USER_COLUMNS = `id, openid, unionid, created_at, last_login_at,
   (SELECT count(*) FROM sessions s WHERE s.user_id = users.id AND s.expires_at > ?1) AS live_sessions`
 
-function toSummary(row: UserRow): UserSummary {
+function toSummary(row: AdminUserRow, liveSessions: number): UserSummary {
   return {
-    id: row.id,
+    id: Number(row.id),
     openid: row.openid,
     unionid: row.unionid,
-    createdAt: isoTime(row.created_at),
-    lastLoginAt: isoTime(row.last_login_at),
-    liveSessions: row.live_sessions,
+    createdAt: isoTime(Number(row.created_at)),
+    lastLoginAt: isoTime(Number(row.last_login_at)),
+    liveSessions,
   }
 }
 
@@ -67,7 +77,7 @@ export function createAdminService(db: Database, databasePath: string): AdminSer
           `SELECT ${USER_COLUMNS} FROM users ORDER BY last_login_at DESC, id DESC LIMIT ?2`,
         )
         .all(nowMs, limit)
-        .map(toSummary)
+        .map((row) => toSummary(row, row.live_sessions))
     },
     showUser(openid: string, nowMs: number): { user: UserSummary; sessions: SessionSummary[] } | null {
       const row = userByOpenid.get(nowMs, openid)
@@ -75,7 +85,7 @@ export function createAdminService(db: Database, databasePath: string): AdminSer
       const sessions = sessionsOf
         .all(row.id, nowMs)
         .map((session) => toSessionSummary({ createdAt: session.created_at, expiresAt: session.expires_at }))
-      return { user: toSummary(row), sessions }
+      return { user: toSummary(row, row.live_sessions), sessions }
     },
     /** Ends every session of the user; null when there is no such user. */
     revokeUser(openid: string): number | null {
@@ -97,14 +107,6 @@ export function createAdminService(db: Database, databasePath: string): AdminSer
   }
 }
 
-interface PgUserRow {
-  id: string
-  openid: string
-  unionid: string | null
-  created_at: string
-  last_login_at: string
-}
-
 /**
  * Users in PostgreSQL, sessions wherever the server keeps them (PostgreSQL or Redis), read through
  * the same session store the server uses.
@@ -112,32 +114,24 @@ interface PgUserRow {
 export function createRemoteAdminService(stores: Stores): AdminService {
   const { sql, sessions } = stores
   if (!sql) throw new Error('createRemoteAdminService needs the users in PostgreSQL')
-  const summarize = (row: PgUserRow, liveSessions: number): UserSummary => ({
-    id: Number(row.id),
-    openid: row.openid,
-    unionid: row.unionid,
-    createdAt: isoTime(Number(row.created_at)),
-    lastLoginAt: isoTime(Number(row.last_login_at)),
-    liveSessions,
-  })
-  const liveSessionsOf = (row: PgUserRow, nowMs: number) => sessions.listForUser(Number(row.id), nowMs)
+  const liveSessionsOf = (row: AdminUserRow, nowMs: number) => sessions.listForUser(Number(row.id), nowMs)
   const byOpenid = async (openid: string) =>
     (
-      (await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ${openid}`) as PgUserRow[]
+      (await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ${openid}`) as AdminUserRow[]
     )[0]
   const count = async (query: Promise<{ n: string | number }[]>) => Number((await query)[0]?.n ?? 0)
 
   return {
     async listUsers(nowMs, limit) {
-      const rows: PgUserRow[] = await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users
+      const rows: AdminUserRow[] = await sql`SELECT id, openid, unionid, created_at, last_login_at FROM users
                                           ORDER BY last_login_at DESC, id DESC LIMIT ${limit}`
-      return Promise.all(rows.map(async (row) => summarize(row, (await liveSessionsOf(row, nowMs)).length)))
+      return Promise.all(rows.map(async (row) => toSummary(row, (await liveSessionsOf(row, nowMs)).length)))
     },
     async showUser(openid, nowMs) {
       const row = await byOpenid(openid)
       if (!row) return null
       const live = await liveSessionsOf(row, nowMs)
-      return { user: summarize(row, live.length), sessions: live.map(toSessionSummary) }
+      return { user: toSummary(row, live.length), sessions: live.map(toSessionSummary) }
     },
     async revokeUser(openid) {
       const row = await byOpenid(openid)

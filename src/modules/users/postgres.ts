@@ -1,43 +1,29 @@
 import type { SQL } from 'bun'
 import { BoundedMap } from '../../libs/bounded-map'
 import type { User } from './model'
-import { USER_CACHE_ENTRIES, type UserStore } from './service'
-
-interface PgUserRow {
-  id: string | number
-  openid: string
-  unionid: string | null
-  created_at: string | number
-}
-
-const toUser = (row: PgUserRow): User => ({
-  id: Number(row.id),
-  openid: row.openid,
-  unionid: row.unionid,
-  createdAt: Number(row.created_at),
-})
+import { rowToUser, USER_CACHE_ENTRIES, type UserRow, type UserStore } from './service'
 
 /** Users in PostgreSQL. A user row never changes after its first login but for a filled-in unionid, so caching by id is safe across instances. */
 export function createPostgresUserStore(sql: SQL, cacheEntries = USER_CACHE_ENTRIES): UserStore {
   const cache = new BoundedMap<number, User>(cacheEntries)
   return {
     async upsert(openid, unionid, nowMs) {
-      const [row] = await sql<PgUserRow[]>`
+      const [row] = await sql<UserRow[]>`
         INSERT INTO users (openid, unionid, created_at, last_login_at) VALUES (${openid}, ${unionid}, ${nowMs}, ${nowMs})
         ON CONFLICT (openid) DO UPDATE SET
           unionid = coalesce(excluded.unionid, users.unionid),
           last_login_at = excluded.last_login_at
         RETURNING id, openid, unionid, created_at`
-      const user = toUser(row as PgUserRow)
+      const user = rowToUser(row as UserRow)
       cache.set(user.id, user)
       return user
     },
     async byId(id) {
       const cached = cache.get(id)
       if (cached) return cached
-      const [row] = await sql<PgUserRow[]>`SELECT id, openid, unionid, created_at FROM users WHERE id = ${id}`
+      const [row] = await sql<UserRow[]>`SELECT id, openid, unionid, created_at FROM users WHERE id = ${id}`
       if (!row) return null
-      const user = toUser(row)
+      const user = rowToUser(row)
       cache.set(id, user)
       return user
     },

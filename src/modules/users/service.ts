@@ -4,15 +4,16 @@ import { isoTime } from '../../libs/clock'
 import type { MaybePromise, Synchronous } from '../store/model'
 import type { PublicUser, User } from './model'
 
-interface UserRow {
-  id: number
+/** A users row from SQLite, or from PostgreSQL, whose bigint columns arrive as strings. */
+export interface UserRow {
+  id: number | string
   openid: string
   unionid: string | null
-  created_at: number
+  created_at: number | string
 }
 
 export function rowToUser(row: UserRow): User {
-  return { id: row.id, openid: row.openid, unionid: row.unionid, createdAt: row.created_at }
+  return { id: Number(row.id), openid: row.openid, unionid: row.unionid, createdAt: Number(row.created_at) }
 }
 
 const publicForms = new WeakMap<User, PublicUser>()
