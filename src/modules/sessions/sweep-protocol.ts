@@ -14,3 +14,5 @@ export type FromSweepWorker =
 export const CHECKPOINT_EVERY_BATCHES = 20
 /** The worker also checkpoints on this period, for the writes the server makes between sweeps. */
 export const CHECKPOINT_INTERVAL_MS = 1000
+/** The worker thread's nice value: the lowest priority, so it never takes a core from a request. */
+export const SWEEP_THREAD_NICE = 19

@@ -1,9 +1,10 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FOREIGN_WRITE_POLL_MS } from '../../../src/modules/sessions/model'
+import { SWEEP_THREAD_NICE } from '../../../src/modules/sessions/sweep-protocol'
 import { sweepWorkerUrl } from '../../../src/modules/sessions/sweep-worker-client'
 import {
   createSessionStore,
@@ -231,6 +232,19 @@ async function withFileSessions(
   }
 }
 
+/** Thread id → nice value, for every thread of this process (field 19 of /proc/self/task/<id>/stat). */
+function niceOfThreads(): Map<number, number> {
+  const nice = new Map<number, number>()
+  for (const threadId of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8')
+    nice.set(Number(threadId), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+  }
+  return nice
+}
+
+const threadsAtNice = (value: number) =>
+  new Set([...niceOfThreads()].filter(([, nice]) => nice === value).map(([threadId]) => threadId))
+
 describe('sweeper in a worker thread', () => {
   test('deletes every expired row through its own connection and closes cleanly', async () => {
     await withFileSessions(async ({ path, db, sessions, clock, user }) => {
@@ -263,6 +277,23 @@ describe('sweeper in a worker thread', () => {
       db.close()
     })
   })
+
+  test.if(process.platform === 'linux')(
+    'the worker thread runs at the lowest priority; the server thread keeps its own',
+    async () => {
+      await withFileSessions(async ({ path, db, sessions, clock }) => {
+        const mainNice = niceOfThreads().get(process.pid)
+        const before = threadsAtNice(SWEEP_THREAD_NICE)
+        const sweeper = startSweeper({ sessions, intervalMs: 60_000, clock, worker: { db, path } })
+        await sweeper.sweepNow() // answered by the worker, so it has opened and lowered itself by now
+        const lowered = [...threadsAtNice(SWEEP_THREAD_NICE)].filter((threadId) => !before.has(threadId))
+        expect(lowered).toHaveLength(1)
+        expect(niceOfThreads().get(process.pid)).toBe(mainNice as number)
+        await sweeper.stop()
+        db.close()
+      })
+    },
+  )
 
   test('a worker that cannot start is reported once, and sweeping carries on in this thread', async () => {
     await withFileSessions(async ({ dir, path, db, sessions, clock, user }) => {
