@@ -546,9 +546,11 @@ Sweep during "${(scenarios[at.sweep] as Scenario).name}" (server log, one line p
 | … each run: the gap (on a CPU, waiting for a CPU) | ${sweep.idleBreakdown} |
 | peak RSS of the server with 1M sessions after its load runs (VmHWM) | ${peakRss.toFixed(0)} MB |
 
-A gap's time neither on a CPU nor waiting for one is time the thread slept past its timer: on this VM
-that is the host not running the guest's CPU, which no code in the guest can shorten. The thread's own
-time on a CPU is the event loop's block in the sense the target means: work that holds the loop.
+A gap's time neither on a CPU nor waiting for one is time the thread slept past its timer: in this micro
+the thread runs nothing but the timer (the sweep is in the worker), so it cannot be waiting on a SQLite
+lock, and on this VM that is the host not running the guest's CPU, which no code in the guest can
+shorten; it shows up as often with no sweep at all. The thread's own time on a CPU is the event loop's
+block in the sense the target means: work that holds the loop (GC included).
 
 ## Targets
 
