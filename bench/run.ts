@@ -502,9 +502,17 @@ function ratio(a: number, b: number, pick: (r: WrkResult) => number = (r) => r.r
   return `${median(per).toFixed(2)} (per round: ${per.map((x) => x.toFixed(2)).join(', ')})`
 }
 const sweep = micro.sweep
+/** The command that reproduces this report, with the settings that differ from the defaults. */
+const BENCH_COMMAND = [
+  process.env.BENCH_ROUNDS ? `BENCH_ROUNDS=${ROUNDS}` : '',
+  process.env.BENCH_SECONDS ? `BENCH_SECONDS=${SECONDS}` : '',
+  'bun run bench',
+]
+  .filter(Boolean)
+  .join(' ')
 const report = `# Benchmarks
 
-Produced by \`bun run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Bun ${Bun.version}.
+Produced by \`${BENCH_COMMAND}\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Bun ${Bun.version}.
 wrk 2 threads, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds with the scenarios interleaved;
 medians with the min–max over the rounds, after a 1 s warm-up pass;
 ratios are the median of the per-round ratios. wrk, the server and the stand-ins share the same ${cpus().length} cores.
