@@ -236,10 +236,19 @@ async function withFileSessions(
 function niceOfThreads(): Map<number, number> {
   const nice = new Map<number, number>()
   for (const threadId of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8')
-    nice.set(Number(threadId), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+    const stat = statOfThread(threadId)
+    if (stat !== null) nice.set(Number(threadId), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
   }
   return nice
+}
+
+/** A thread listed a moment ago may have ended since (a runtime helper, a terminated worker). */
+function statOfThread(threadId: string): string | null {
+  try {
+    return readFileSync(`/proc/self/task/${threadId}/stat`, 'utf8')
+  } catch {
+    return null
+  }
 }
 
 const threadsAtNice = (value: number) =>
