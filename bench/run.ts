@@ -201,14 +201,10 @@ function watchEventLoop() {
   const monitor = setInterval(() => {
     const now = performance.now()
     const times = threadCpuTimes()
-    if (times && lastTimes) busiestMs = Math.max(busiestMs, times.onCpuMs - lastTimes.onCpuMs)
-    if (now - last > longest.gapMs) {
-      longest = {
-        gapMs: now - last,
-        onCpuMs: times && lastTimes ? times.onCpuMs - lastTimes.onCpuMs : null,
-        waitingMs: times && lastTimes ? times.waitingMs - lastTimes.waitingMs : null,
-      }
-    }
+    const onCpuMs = times && lastTimes ? times.onCpuMs - lastTimes.onCpuMs : null
+    const waitingMs = times && lastTimes ? times.waitingMs - lastTimes.waitingMs : null
+    if (onCpuMs !== null) busiestMs = Math.max(busiestMs, onCpuMs)
+    if (now - last > longest.gapMs) longest = { gapMs: now - last, onCpuMs, waitingMs }
     last = now
     lastTimes = times
   }, 1)
