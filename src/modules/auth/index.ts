@@ -11,7 +11,7 @@ import { createGuard, type Guard } from '../sessions'
 import type { Session } from '../sessions/model'
 import type { SessionStore } from '../sessions/service'
 import { type Stores, sqliteStores } from '../store/service'
-import { type AccessTokenManager, createAccessTokenManager } from '../tokens/service'
+import { type AccessTokenManager, createAccessTokenManager } from '../access-token/service'
 import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import {
@@ -20,7 +20,7 @@ import {
   DEFAULT_MAX_SESSIONS_PER_USER,
   DEFAULT_SESSION_TTL_SECONDS,
 } from './model'
-import { redisLoginReplay } from './redis'
+import { redisLoginReplay } from './shared-replay'
 import { createLoginService } from './service'
 
 export interface WxauthOptions {

@@ -25,7 +25,7 @@ export interface LoginServiceOptions {
   shared?: LoginReplay
 }
 
-/** Answers to wx.login codes that every instance can see (auth/redis.ts). */
+/** Answers to wx.login codes that every instance can see (auth/shared-replay.ts). */
 export interface LoginReplay {
   /** True when this instance is the one to ask WeChat; false when another already is or did. */
   claim(code: string, lifetimeMs: number): Promise<boolean>

@@ -6,7 +6,7 @@ import { createNoteStore, createPostgresNoteStore, type NoteStore } from '../not
 import { createPostgresSessionStore } from '../sessions/postgres'
 import { createRedisSessionStore } from '../sessions/redis'
 import { createSessionStore, type SessionStore } from '../sessions/service'
-import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../tokens/stores'
+import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../access-token/stores'
 import { createPostgresUserStore } from '../users/postgres'
 import type { Backend, MaybePromise } from './model'
 

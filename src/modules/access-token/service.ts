@@ -15,7 +15,7 @@ export interface AccessTokenManager {
 }
 
 export interface AccessTokenManagerOptions {
-  /** sqliteTokenStore(db), postgresTokenStore(sql) or redisTokenStore(redis), from tokens/stores.ts. */
+  /** sqliteTokenStore(db), postgresTokenStore(sql) or redisTokenStore(redis), from access-token/stores.ts. */
   store: TokenStore
   wechat: Pick<WechatClient, 'appid' | 'timeoutMs' | 'fetchAccessToken'>
   clock: Clock
