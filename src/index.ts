@@ -31,6 +31,7 @@ import {
   startSweeper,
   timedFetch,
   withRedis,
+  withTelemetry,
 } from './server'
 
 const DEV_BANNER = `
@@ -131,13 +132,23 @@ async function serve(mode: Mode): Promise<void> {
     ? createMetrics({ countLive: stores.sessions.countLive, clock: systemClock })
     : undefined
   const wechat = wechatFor(mode, config, metrics)
-  const app = createApp({ stores, wechat, config, logger, metrics })
-  orExit(
-    () => app.listen({ port: config.port, hostname: config.host, reusePort: false }),
+  const app = createApp({ stores, wechat, config, metrics })
+  const server = orExit(
+    () =>
+      Bun.serve({
+        port: config.port,
+        hostname: config.host,
+        reusePort: false,
+        development: false,
+        idleTimeout: 30,
+        fetch: withTelemetry(app, { logger, metrics }),
+      }),
     `cannot listen on ${config.host}:${config.port}`,
   )
+  // The login rate limiter asks the server for the client's address through Elysia's context.
+  app.server = server
   const sweeper = startSweeping(config, stores, logger, metrics)
-  const url = `http://${app.server?.hostname}:${app.server?.port}`
+  const url = `http://${server.hostname}:${server.port}`
   logger.info(`wxauth listening on ${url}`, {
     url,
     mode,
@@ -151,7 +162,7 @@ async function serve(mode: Mode): Promise<void> {
     if (stopping) return
     stopping = true
     logger.info(`${signal} received, finishing in-flight requests`, { signal })
-    await app.stop()
+    await server.stop()
     await sweeper?.stop()
     await stores.close()
     logger.info('stopped')

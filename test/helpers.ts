@@ -1,4 +1,4 @@
-import { createApp, createWechatClient, createWechatSimulator } from '../src/server'
+import { createApp, createMetrics, createWechatClient, createWechatSimulator } from '../src/server'
 import { freshStores } from './backends'
 
 export const APPID = 'wxtest'
@@ -41,11 +41,15 @@ export function simulatedWechat() {
  * A full app on empty stores (SQLite :memory:, or the WXAUTH_TEST_BACKEND one) wired to the simulator;
  * counts upstream calls. No rate limit or logs unless asked.
  */
-export async function testApp(config: NonNullable<Parameters<typeof createApp>[0]['config']> = {}) {
+export async function testApp({
+  metrics: withMetrics = false,
+  ...config
+}: NonNullable<Parameters<typeof createApp>[0]['config']> & { metrics?: boolean } = {}) {
   const stores = await freshStores()
   const clock = manualClock()
   const { simulator, wechat, upstreamCalls, callsTo } = simulatedWechat()
-  const app = createApp({ stores, wechat, clock, config: { loginRateLimit: 0, logLevel: 'silent', ...config } })
+  const metrics = withMetrics ? createMetrics({ countLive: stores.sessions.countLive, clock }) : undefined
+  const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0, ...config } })
   return { app, stores, db: stores.db, clock, simulator, upstreamCalls, callsTo }
 }
 

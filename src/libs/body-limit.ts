@@ -35,14 +35,14 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Caps every request body at 64 KiB and parses JSON and text bodies. */
-export const bodyLimit = new Elysia({ name: 'wxauth.body-limit' })
-  .onRequest(function rejectDeclaredLargeBody({ request }) {
-    const declared = Number(request.headers.get('content-length') ?? 0)
-    if (declared > MAX_BODY_BYTES) throw tooLarge()
-  })
-  .onParse({ as: 'global' }, async function parseBodyWithinLimit({ request }, contentType) {
+/**
+ * Caps the body at 64 KiB and parses JSON and text bodies, for the routes of the instance that
+ * `.use()`s it (scoped): a host app's own routes keep the host's parsers and limits.
+ */
+export const bodyLimit = () =>
+  new Elysia().onParse({ as: 'scoped' }, async function parseBodyWithinLimit({ request }, contentType) {
     if (!request.body) return
+    if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw tooLarge()
     const text = await readBodyText(request)
     if (text === '') throw new AppError(400, 'VALIDATION', 'request body is empty')
     return contentType.includes('json') ? parseJson(text) : text

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { logger } from './log'
+import { errorCodeOf } from './request-facts'
 
 /** The one error type of wxauth: becomes `{ code, msg }` with `status`. */
 export class AppError extends Error {
@@ -43,7 +44,8 @@ export interface ErrorBody {
   errcode?: number
 }
 
-const SKEY_CHALLENGE: Record<string, string> = {
+/** The WWW-Authenticate challenge (RFC 6750) that goes with each 401 of the skey check. */
+export const SKEY_CHALLENGE: Record<string, string> = {
   SKEY_MISSING: 'Bearer realm="wxauth"',
   SKEY_INVALID: 'Bearer realm="wxauth", error="invalid_token"',
 }
@@ -80,19 +82,35 @@ function describeValidation(error: unknown): string {
   return summary ? `invalid request: ${summary}` : 'invalid request'
 }
 
-/** The error code each failed request was answered with, for the request log and metrics. */
-export const errorCodeOf = new WeakMap<Request, string>()
+/** The `{ code, msg }` body (with WeChat's errcode when there is one). */
+export function errorBody(appError: AppError): ErrorBody {
+  const body: ErrorBody = { code: appError.code, msg: appError.message }
+  if (appError.errcode !== undefined) body.errcode = appError.errcode
+  return body
+}
 
-/** Registers the single `onError` that turns every failure into `{ code, msg }`. */
-export const errors = new Elysia({ name: 'wxauth.errors' })
-  .error({ AppError })
-  .onError({ as: 'global' }, function renderError({ code, error, set, request }) {
-    const appError = toAppError(code, error)
-    errorCodeOf.set(request, appError.code)
-    set.status = appError.status
-    const challenge = SKEY_CHALLENGE[appError.code]
-    if (challenge) set.headers['www-authenticate'] = challenge
-    const body: ErrorBody = { code: appError.code, msg: appError.message }
-    if (appError.errcode !== undefined) body.errcode = appError.errcode
-    return body
-  })
+/** Turns any failure into `{ code, msg }` with its status; remembers the code for the request log. */
+export function renderError({
+  code,
+  error,
+  set,
+  request,
+}: {
+  code: string | number
+  error: unknown
+  set: { status?: number | string; headers: Record<string, string | number> }
+  request: Request
+}): ErrorBody {
+  const appError = toAppError(code, error)
+  errorCodeOf.set(request, appError.code)
+  set.status = appError.status
+  const challenge = SKEY_CHALLENGE[appError.code]
+  if (challenge) set.headers['www-authenticate'] = challenge
+  return errorBody(appError)
+}
+
+/**
+ * `{ code, msg }` errors for the routes of the plugin that uses this, and of nothing else: scoped,
+ * so it reaches the routes of the instance that `.use()`s it but never a host app's routes.
+ */
+export const errors = () => new Elysia().onError({ as: 'scoped' }, renderError)

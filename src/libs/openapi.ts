@@ -25,7 +25,24 @@ export interface RouteDocOptions {
   body?: boolean
   errors?: ErrorCodes
   /** Success responses the route has no runtime `response` schema for (e.g. a 204). */
-  success?: Record<number, { description: string; schema?: TSchema }>
+  success?: Record<number, { description: string; schema?: TSchema; headers?: HeaderDocs }>
+}
+
+type HeaderDocs = Record<
+  string,
+  { description: string; required?: boolean; schema: { type: 'string' | 'integer'; format?: string } }
+>
+
+/** What GET /auth/verify answers a live skey with, for the proxy to pass on to the backend. */
+export const FORWARD_AUTH_HEADERS: HeaderDocs = {
+  'X-Wxauth-User-Id': { description: "the user's id", required: true, schema: { type: 'integer' } },
+  'X-Wxauth-Openid': { description: "the user's openid", required: true, schema: { type: 'string' } },
+  'X-Wxauth-Unionid': { description: "the user's unionid, only when they have one", schema: { type: 'string' } },
+  'X-Wxauth-Expires-At': {
+    description: 'when this session expires (ISO 8601)',
+    required: true,
+    schema: { type: 'string', format: 'date-time' },
+  },
 }
 
 export const SECURITY_SCHEMES = {
@@ -69,10 +86,12 @@ export function routeDoc({
   success = {},
 }: RouteDocOptions): DocumentDecoration {
   const responses: NonNullable<DocumentDecoration['responses']> = {}
-  for (const [status, { description: text, schema }] of Object.entries(success)) {
-    responses[status] = schema
-      ? { description: text, content: { 'application/json': { schema } } }
-      : { description: text }
+  for (const [status, { description: text, schema, headers }] of Object.entries(success)) {
+    responses[status] = {
+      description: text,
+      ...(schema ? { content: { 'application/json': { schema } } } : {}),
+      ...(headers ? { headers } : {}),
+    }
   }
   const codes = mergeErrorCodes(auth ? AUTH_ERRORS : {}, body ? BODY_ERRORS : {}, errors, ALWAYS)
   for (const [status, list] of codes) responses[String(status)] = errorResponse(list)

@@ -1,3 +1,5 @@
+export { type AccessTokenManager, createAccessTokenManager } from './access-token/service'
+export { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from './access-token/stores'
 export { type WxauthOptions, wxauth } from './auth'
 export type { Config, Mode } from './config/model'
 export { ConfigError, type Env, readConfig } from './config/service'
@@ -10,7 +12,6 @@ export { createNotesRoutes } from './notes'
 export { createNoteStore, createPostgresNoteStore } from './notes/service'
 export { createOpenDataRoutes } from './opendata'
 export { decodeBase64Strict, decryptOpenData, rawDataSignature, verifyRawData } from './opendata/service'
-export { createGuard } from './sessions'
 export {
   createSessionStore,
   generateSessionToken,
@@ -20,16 +21,16 @@ export {
 } from './sessions/service'
 export {
   connectRemoteStores,
+  type LocalStores,
   postgresStores,
+  type RemoteStores,
   StoreConnectError,
   type Stores,
   sqliteStores,
   withRedis,
 } from './store/service'
-export { createTelemetry } from './telemetry'
+export { createMetricsRoute, withTelemetry } from './telemetry'
 export { createMetrics, type Metrics, timedFetch } from './telemetry/service'
-export { type AccessTokenManager, createAccessTokenManager } from './access-token/service'
-export { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from './access-token/stores'
 export { createUserStore } from './users/service'
 export type { PhoneInfo, TokenApi, WechatClient } from './wechat/model'
 export { createWechatClient, sessionKeySignature } from './wechat/service'

@@ -15,7 +15,7 @@ const app = createApp({
   db: openDatabase(':memory:'),
   wechat,
   clock,
-  config: { sessionTtlSeconds: TTL_SECONDS, loginRateLimit: 0, logLevel: 'silent' },
+  config: { sessionTtlSeconds: TTL_SECONDS, loginRateLimit: 0 },
 })
 let baseUrl = ''
 

@@ -4,25 +4,22 @@ import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, isoTime, systemClock } from '../../libs/clock'
 import { AppError, errors } from '../../libs/errors'
 import { logger } from '../../libs/log'
-import { routeDoc } from '../../libs/openapi'
+import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
 import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
+import { userIdOf } from '../../libs/request-facts'
+import { createAccessTokenManager } from '../access-token/service'
+import { DEFAULTS } from '../config/model'
 import { createOpenDataRoutes } from '../opendata'
-import { createGuard, type Guard } from '../sessions'
+import { createGuard } from '../sessions'
 import type { Session } from '../sessions/model'
-import type { SessionStore } from '../sessions/service'
 import { type Stores, sqliteStores } from '../store/service'
-import { type AccessTokenManager, createAccessTokenManager } from '../access-token/service'
 import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
-import {
-  AuthModel,
-  DEFAULT_LOGIN_RATE_LIMIT,
-  DEFAULT_MAX_SESSIONS_PER_USER,
-  DEFAULT_SESSION_TTL_SECONDS,
-} from './model'
-import { redisLoginReplay } from './shared-replay'
+import { AuthModel } from './model'
 import { createLoginService } from './service'
+import { redisLoginReplay } from './shared-replay'
 
+/** The options of `wxauth()`; the names and defaults are those of Config (see README: Configuration). */
 export interface WxauthOptions {
   /** An open SQLite database with wxauth's schema (see openDatabase); or pass `stores`. */
   db?: Database
@@ -30,22 +27,16 @@ export interface WxauthOptions {
   stores?: Stores
   wechat: WechatClient
   clock?: Clock
+  /** How long a session lives, in seconds. Default 7200. */
   sessionTtlSeconds?: number
+  /** A request in the second half of a session's life renews it for another TTL. Default false. */
+  sessionSliding?: boolean
   /** A login beyond this many sessions of one user ends the oldest. Default 10. */
   maxSessionsPerUser?: number
   /** Logins per minute per client IP (0: no limit). Default 20. */
   loginRateLimit?: number
   /** Believe X-Forwarded-For (only behind a reverse proxy you run). Default false. */
   trustProxy?: boolean
-  /** Share one store and guard with other modules; built from `db` when absent. */
-  sessions?: SessionStore
-  guard?: Guard
-  tokens?: AccessTokenManager
-}
-
-function requireDatabase(db: Database | undefined): Database {
-  if (!db) throw new Error('wxauth: pass db (an open SQLite database) or stores')
-  return db
 }
 
 const expiryTexts = new WeakMap<Session, string>()
@@ -59,31 +50,40 @@ function expiryOf(session: Session): string {
   return text
 }
 
+const whole = (value: number, min: number) => Number.isSafeInteger(value) && value >= min
+
+function storesOf(db: Database | undefined, stores: Stores | undefined): Stores {
+  if (stores) return stores
+  if (!db) throw new Error('wxauth: pass db (an open SQLite database) or stores')
+  return sqliteStores(db)
+}
+
 /**
- * POST /auth/login, GET /auth/me, POST /auth/logout, the /wechat/* open-data routes, plus the `auth`
- * macro for your own routes:
+ * POST /auth/login, GET /auth/me, /auth/verify, POST /auth/logout(-all), the /wechat/* open-data
+ * routes, plus the `auth` macro for your own routes:
  * `new Elysia().use(wxauth({ db, wechat })).get('/x', ({ user }) => user, { auth: true })`.
+ * The one place things are wired: one set of stores, one guard (`.guard`, for your modules in other
+ * files) and one session cache for every route. Nothing it registers reaches a host's own routes.
  */
 export function wxauth({
   db,
+  stores: given,
   wechat,
   clock = systemClock,
-  sessionTtlSeconds = DEFAULT_SESSION_TTL_SECONDS,
-  maxSessionsPerUser = DEFAULT_MAX_SESSIONS_PER_USER,
-  loginRateLimit = DEFAULT_LOGIN_RATE_LIMIT,
-  trustProxy = false,
-  ...shared
+  sessionTtlSeconds = DEFAULTS.SESSION_TTL,
+  sessionSliding = DEFAULTS.SESSION_SLIDING,
+  maxSessionsPerUser = DEFAULTS.MAX_SESSIONS_PER_USER,
+  loginRateLimit = DEFAULTS.LOGIN_RATE_LIMIT,
+  trustProxy = DEFAULTS.TRUST_PROXY,
 }: WxauthOptions) {
-  const whole = (value: number, min: number) => Number.isSafeInteger(value) && value >= min
   if (!whole(sessionTtlSeconds, 1)) throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
   if (!whole(maxSessionsPerUser, 1)) throw new Error('wxauth: maxSessionsPerUser must be a positive whole number')
   if (!whole(loginRateLimit, 0)) throw new Error('wxauth: loginRateLimit must be a whole number (0 turns it off)')
-  const stores = shared.stores ?? sqliteStores(requireDatabase(db), shared.sessions)
+  const stores = storesOf(db, given)
   const { sessions } = stores
-  const guard = shared.guard ?? createGuard({ sessions, clock })
+  const guard = createGuard({ stores, clock, slidingTtlSeconds: sessionSliding ? sessionTtlSeconds : undefined })
   const logins = createLoginService({
-    db: stores.db,
-    sessions,
+    stores,
     wechat,
     clock,
     sessionTtlSeconds,
@@ -97,16 +97,45 @@ export function wxauth({
     warnedNoAddress = true
     logger().warn('login rate limit off: no client address (not served by Bun.serve and TRUST_PROXY is off)')
   }
-  const tokens = shared.tokens ?? createAccessTokenManager({ store: stores.tokens, wechat, clock })
+  const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
-  return new Elysia()
-    .use(errors)
-    .use(bodyLimit)
+  const routes = new Elysia()
+    .use(errors())
     .use(guard)
+    // Before the body limit: a proxy may forward the client's method and body, which is never read.
+    .all(
+      '/auth/verify',
+      function verify({ user, session, set }) {
+        set.status = 204
+        set.headers['x-wxauth-user-id'] = String(user.id)
+        set.headers['x-wxauth-openid'] = user.openid
+        if (user.unionid !== null) set.headers['x-wxauth-unionid'] = user.unionid
+        set.headers['x-wxauth-expires-at'] = expiryOf(session)
+      },
+      {
+        auth: true,
+        parse: 'none',
+        detail: routeDoc({
+          summary: 'Forward auth: is this skey live? (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)',
+          description:
+            'Any method. 204 with the user in X-Wxauth-* response headers for the proxy to pass to your backend; otherwise the same 401 as every protected route.',
+          tag: 'auth',
+          auth: true,
+          success: {
+            204: {
+              description: 'the skey is live; the user is in the X-Wxauth-* headers',
+              headers: FORWARD_AUTH_HEADERS,
+            },
+          },
+        }),
+      },
+    )
+    .use(bodyLimit())
     .post(
       '/auth/login',
-      async function login({ body }) {
+      async function login({ body, request }) {
         const { skey, expiresAt, user } = await logins.login(body.code)
+        userIdOf.set(request, user.id)
         return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
       },
       {
@@ -194,4 +223,5 @@ export function wxauth({
       },
     )
     .use(createOpenDataRoutes({ sessions, guard, wechat, tokens }))
+  return Object.assign(routes, { guard, stores })
 }

@@ -25,6 +25,3 @@ export const LOGIN_CODE_LIFETIME_MS = 5 * 60 * 1000
 export const MAX_REMEMBERED_LOGINS = 10_000
 /** How much longer than WeChat's timeout an instance waits for another's answer to the same code. */
 export const LOGIN_WAIT_MARGIN_MS = 2_000
-export const DEFAULT_SESSION_TTL_SECONDS = 7200
-export const DEFAULT_MAX_SESSIONS_PER_USER = 10
-export const DEFAULT_LOGIN_RATE_LIMIT = 20

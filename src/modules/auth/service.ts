@@ -1,7 +1,6 @@
-import type { Database } from 'bun:sqlite'
 import type { Clock } from '../../libs/clock'
 import { groupCommit } from '../db/service'
-import type { SessionStore, SyncSessionStore } from '../sessions/service'
+import type { Stores } from '../store/service'
 import type { User } from '../users/model'
 import type { WechatClient, WechatSession } from '../wechat/model'
 import { LOGIN_CODE_LIFETIME_MS, LOGIN_WAIT_MARGIN_MS, MAX_REMEMBERED_LOGINS } from './model'
@@ -13,9 +12,8 @@ export interface LoginResult {
 }
 
 export interface LoginServiceOptions {
-  /** With SQLite sessions in this database, logins are written by group commit. */
-  db?: Database
-  sessions: SessionStore
+  /** With everything in SQLite, logins are written by group commit. */
+  stores: Stores
   wechat: WechatClient
   clock: Clock
   sessionTtlSeconds: number
@@ -44,27 +42,27 @@ type SaveLogin = (login: WechatSession & { nowMs: number }) => Promise<LoginResu
  * run in turn, and a failure between them leaves at most a user row that the next login reuses.
  */
 export function createLoginWriter({
-  db,
-  sessions,
+  stores,
   sessionTtlSeconds,
   maxSessionsPerUser,
-}: Pick<LoginServiceOptions, 'db' | 'sessions' | 'sessionTtlSeconds' | 'maxSessionsPerUser'>): SaveLogin {
-  if (db && sessions.synchronous) {
-    const local = sessions as SyncSessionStore
+}: Pick<LoginServiceOptions, 'stores' | 'sessionTtlSeconds' | 'maxSessionsPerUser'>): SaveLogin {
+  if (stores.kind === 'sqlite') {
+    const { users, sessions } = stores
     // A rolled-back upsert may have cached a user that was never stored: forget cached users then.
     return groupCommit(
-      db,
+      stores.db,
       ({ openid, unionid, sessionKey, nowMs }): LoginResult => {
-        const user = local.users.upsert(openid, unionid, nowMs)
-        const session = local.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
-        local.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
+        const user = users.upsert(openid, unionid, nowMs)
+        const session = sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
+        sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
         return { skey: session.token, expiresAt: session.expiresAt, user }
       },
-      () => local.users.forgetCached(),
+      () => users.forgetCached(),
     )
   }
+  const { users, sessions } = stores
   return async ({ openid, unionid, sessionKey, nowMs }) => {
-    const user = await sessions.users.upsert(openid, unionid, nowMs)
+    const user = await users.upsert(openid, unionid, nowMs)
     const session = await sessions.create({ userId: user.id, sessionKey, nowMs, ttlSeconds: sessionTtlSeconds })
     await sessions.trimForUser(user.id, maxSessionsPerUser, session.tokenHash)
     return { skey: session.token, expiresAt: session.expiresAt, user }
@@ -82,8 +80,7 @@ interface RememberedLogin {
  * Answers live in memory only.
  */
 export function createLoginService({
-  db,
-  sessions,
+  stores,
   wechat,
   clock,
   sessionTtlSeconds,
@@ -91,7 +88,8 @@ export function createLoginService({
   shared,
 }: LoginServiceOptions) {
   const remembered = new Map<string, RememberedLogin>()
-  const saveLogin = createLoginWriter({ db, sessions, sessionTtlSeconds, maxSessionsPerUser })
+  const { sessions } = stores
+  const saveLogin = createLoginWriter({ stores, sessionTtlSeconds, maxSessionsPerUser })
 
   async function exchange(code: string): Promise<LoginResult> {
     const answer = await wechat.code2Session(code)

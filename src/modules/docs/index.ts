@@ -14,6 +14,9 @@ interface RouteInfo {
 /** Elysia's `:id` becomes OpenAPI's `{id}`. */
 export const toOpenApiPath = (path: string) => path.replace(/:([^/]+)/g, '{$1}')
 
+/** The generator documents a route for any method (GET /auth/verify, which proxies call) as its GET. */
+export const toOpenApiMethod = (method: string) => (method === 'ALL' ? 'get' : method.toLowerCase())
+
 /**
  * TypeBox schemas carry symbols; the document wants plain JSON. Elysia's t.Integer also accepts a
  * numeric string on input and shows up as `anyOf: [string, integer]`: documented here as the integer it is.
@@ -44,7 +47,7 @@ export function createApiDocs(api: AnyElysia) {
   const { paths, components } = toOpenAPISchema(api)
   const byPath = paths as Record<string, Record<string, JsonObject>>
   for (const route of api.routes as RouteInfo[]) {
-    const operation = byPath[toOpenApiPath(route.path)]?.[route.method.toLowerCase()]
+    const operation = byPath[toOpenApiPath(route.path)]?.[toOpenApiMethod(route.method)]
     if (operation) completeOperation(operation, route)
   }
   return openapi({

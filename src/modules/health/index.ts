@@ -1,11 +1,12 @@
 import { Elysia, t } from 'elysia'
-import { AppError } from '../../libs/errors'
+import { AppError, errors } from '../../libs/errors'
 import { logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
-import type { MaybePromise } from '../store/model'
+import type { Stores } from '../store/service'
 
 /** GET /healthz: 200 after a real query to every store, 503 when one does not answer. */
-export function createHealthRoutes({ ping, synchronous }: { ping: () => MaybePromise<void>; synchronous: boolean }) {
+export function createHealthRoutes(stores: Pick<Stores, 'kind' | 'ping'>) {
+  const { ping } = stores
   const healthy = { status: 'ok' as const }
   function unhealthy(error: unknown): never {
     logger().error('health check failed', { error: error instanceof Error ? error.message : String(error) })
@@ -28,12 +29,14 @@ export function createHealthRoutes({ ping, synchronous }: { ping: () => MaybePro
     }
     return healthy
   }
-  return new Elysia({ name: 'wxauth.health' }).get('/healthz', synchronous ? checkInSameTick : checkRemote, {
-    response: { 200: t.Object({ status: t.Literal('ok') }) },
-    detail: routeDoc({
-      summary: 'Liveness and database check',
-      tag: 'health',
-      errors: { 503: ['UNHEALTHY'] },
-    }),
-  })
+  return new Elysia({ name: 'wxauth.health' })
+    .use(errors())
+    .get('/healthz', stores.kind === 'sqlite' ? checkInSameTick : checkRemote, {
+      response: { 200: t.Object({ status: t.Literal('ok') }) },
+      detail: routeDoc({
+        summary: 'Liveness and database check',
+        tag: 'health',
+        errors: { 503: ['UNHEALTHY'] },
+      }),
+    })
 }

@@ -1,6 +1,7 @@
 import { Elysia, t } from 'elysia'
+import { bodyLimit } from '../../libs/body-limit'
 import type { Clock } from '../../libs/clock'
-import { AppError } from '../../libs/errors'
+import { AppError, errors } from '../../libs/errors'
 import { routeDoc } from '../../libs/openapi'
 import type { Guard } from '../sessions'
 import { NoteModel } from './model'
@@ -9,6 +10,8 @@ import type { NoteStore } from './service'
 /** The example protected resource: copy this folder to add your own endpoints. */
 export function createNotesRoutes({ notes, guard, clock }: { notes: NoteStore; guard: Guard; clock: Clock }) {
   return new Elysia({ name: 'wxauth.notes', prefix: '/notes' })
+    .use(errors())
+    .use(bodyLimit())
     .use(guard)
     .get('', ({ user }) => notes.list(user.id), {
       auth: true,

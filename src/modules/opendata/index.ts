@@ -1,9 +1,11 @@
 import { Elysia } from 'elysia'
+import { bodyLimit } from '../../libs/body-limit'
+import { errors } from '../../libs/errors'
 import { routeDoc } from '../../libs/openapi'
+import type { AccessTokenManager } from '../access-token/service'
 import { type Guard, skeyInvalid } from '../sessions'
 import type { Session } from '../sessions/model'
 import type { SessionStore } from '../sessions/service'
-import type { AccessTokenManager } from '../access-token/service'
 import type { WechatClient } from '../wechat/model'
 import { OpenDataModel } from './model'
 import { decryptOpenData, verifyRawData } from './service'
@@ -25,6 +27,8 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
   }
 
   return new Elysia({ name: 'wxauth.opendata', prefix: '/wechat' })
+    .use(errors())
+    .use(bodyLimit())
     .use(guard)
     .post(
       '/decrypt',

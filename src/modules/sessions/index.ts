@@ -1,13 +1,14 @@
-import { Elysia } from 'elysia'
+import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
-import { AppError } from '../../libs/errors'
+import { AppError, errorBody, SKEY_CHALLENGE, storeOutageOf, storeUnavailable } from '../../libs/errors'
+import { logger } from '../../libs/log'
+import { errorCodeOf, userIdOf } from '../../libs/request-facts'
+import type { Stores } from '../store/service'
 import type { SessionWithUser } from './model'
-import type { SessionStore, SyncSessionStore } from './service'
-
-let guardsCreated = 0
+import type { LocalSessionStore, SessionStore } from './service'
 
 export interface GuardOptions {
-  sessions: SessionStore
+  stores: Stores
   clock: Clock
   /** Sliding sessions: a request in the second half of a session's life renews it for this long. */
   slidingTtlSeconds?: number
@@ -33,45 +34,90 @@ export function skeyInvalid(): AppError {
   return new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
 }
 
+const skeyMissing = () =>
+  new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
+
+/** A 401 the guard gives instead of the route's answer; built once, Elysia serialises the body per request. */
+function refusal(error: AppError) {
+  return { code: error.code, answer: status(401, errorBody(error)) }
+}
+const MISSING = refusal(skeyMissing())
+const INVALID = refusal(skeyInvalid())
+
+type Refusal = typeof MISSING
+type SetHeaders = { headers: Record<string, string | number> }
+
+/** Marks the request as refused with `refused.code` (for the log) and sets the challenge header. */
+function noteRefusal(request: Request, set: SetHeaders, refused: Refusal): void {
+  errorCodeOf.set(request, refused.code)
+  const challenge = SKEY_CHALLENGE[refused.code]
+  if (challenge) set.headers['www-authenticate'] = challenge
+}
+
 /**
  * The one skey check. Routes opt in with `{ auth: true }` and receive `user` and `session`.
- * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID.
+ * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID; a store that does
+ * not answer → 503 STORE_UNAVAILABLE. The guard answers these itself (no thrown error), so a host
+ * app's own onError never sees them and cannot turn them into something else.
  */
-export function createGuard({ sessions, clock, slidingTtlSeconds }: GuardOptions) {
+export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) {
   const ttlMs = (slidingTtlSeconds ?? 0) * 1000
   /** At most one write per session per half-TTL: only a session past its half-life is renewed. */
   const needsSlide = (found: SessionWithUser, nowMs: number) => ttlMs > 0 && found.session.expiresAt - nowMs < ttlMs / 2
 
-  function requireSkey(headers: Headers): string {
-    const skey = readSkey(headers)
-    if (!skey) throw new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
-    return skey
+  // SQLite answers in the same tick, so this resolver never awaits (an awaited hook costs every
+  // protected request). Elysia decides "async" from the hook's source text: any `return f(` or the
+  // words async/await in it make every protected route await it. So it returns prebuilt answers and
+  // plain objects only, and Bun folds `const x = f(); return x` back into `return f(`.
+  function localResolver(sessions: LocalSessionStore) {
+    return function resolveSession({ request, set }: { request: Request; set: SetHeaders }) {
+      const skey = readSkey(request.headers)
+      const nowMs = clock()
+      let found = skey ? sessions.validate(skey, nowMs) : null
+      if (!found) {
+        const refused = skey ? INVALID : MISSING
+        noteRefusal(request, set, refused)
+        return refused.answer
+      }
+      if (needsSlide(found, nowMs)) found = { user: found.user, session: sessions.extend(found.session, nowMs + ttlMs) }
+      userIdOf.set(request, found.user.id)
+      return { user: found.user, session: found.session }
+    }
   }
 
-  // SQLite answers in the same tick, so its guard never awaits (an awaited hook costs every protected
-  // request). Never `return slide(…)` in it: Elysia reads "return f(" in a hook's source as async and
-  // would await it anyway. Bun folds a temporary back into that form, so return a fresh object.
-  const local = sessions as SyncSessionStore
-  const resolveInSameTick = function resolveSession({ request }: { request: Request }) {
-    const nowMs = clock()
-    let found = local.validate(requireSkey(request.headers), nowMs)
-    if (!found) throw skeyInvalid()
-    if (needsSlide(found, nowMs))
-      found = { user: found.user, session: local.extend(found.session, nowMs + ttlMs, nowMs) }
-    const { user, session } = found
-    return { user, session }
+  function remoteResolver(sessions: SessionStore) {
+    async function check(request: Request): Promise<SessionWithUser | Refusal> {
+      const skey = readSkey(request.headers)
+      if (!skey) return MISSING
+      const nowMs = clock()
+      const found = await sessions.validate(skey, nowMs)
+      if (!found) return INVALID
+      if (!needsSlide(found, nowMs)) return found
+      return { user: found.user, session: await sessions.extend(found.session, nowMs + ttlMs, nowMs) }
+    }
+    return async function resolveSessionRemote({ request, set }: { request: Request; set: SetHeaders }) {
+      let checked: SessionWithUser | Refusal
+      try {
+        checked = await check(request)
+      } catch (error) {
+        const store = storeOutageOf(error)
+        if (!store) throw error
+        logger().warn('store unavailable', { store, error: error instanceof Error ? error.message : String(error) })
+        const outage = storeUnavailable(store)
+        errorCodeOf.set(request, outage.code)
+        return status(503, errorBody(outage))
+      }
+      if ('answer' in checked) {
+        noteRefusal(request, set, checked)
+        return checked.answer
+      }
+      userIdOf.set(request, checked.user.id)
+      return { user: checked.user, session: checked.session }
+    }
   }
 
-  const resolveRemote = async function resolveSessionRemote({ request }: { request: Request }) {
-    const nowMs = clock()
-    const found = await sessions.validate(requireSkey(request.headers), nowMs)
-    if (!found) throw skeyInvalid()
-    if (!needsSlide(found, nowMs)) return found
-    return { user: found.user, session: await sessions.extend(found.session, nowMs + ttlMs, nowMs) }
-  }
-
-  return new Elysia({ name: 'wxauth.guard', seed: ++guardsCreated }).macro({
-    auth: { resolve: sessions.synchronous ? resolveInSameTick : resolveRemote },
+  return new Elysia().macro({
+    auth: { resolve: stores.kind === 'sqlite' ? localResolver(stores.sessions) : remoteResolver(stores.sessions) },
   })
 }
 

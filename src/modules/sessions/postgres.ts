@@ -8,8 +8,6 @@ import { hashSessionToken, isWellFormedToken, mintSession, type SessionStore, wi
  */
 export function createPostgresSessionStore(sql: SQL, users: UserStore): SessionStore {
   return {
-    users,
-    synchronous: false,
     needsSweep: true,
     async create({ userId, sessionKey, nowMs, ttlSeconds }) {
       const created = mintSession(nowMs, ttlSeconds)

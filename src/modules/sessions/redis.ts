@@ -87,8 +87,6 @@ export function createRedisSessionStore(redis: Redis, users: UserStore): Session
     return value === null ? null : parseStored(value)
   }
   return {
-    users,
-    synchronous: false,
     needsSweep: false,
     async create({ userId, sessionKey, nowMs, ttlSeconds }) {
       const created = mintSession(nowMs, ttlSeconds)

@@ -2,8 +2,8 @@ import type { Database } from 'bun:sqlite'
 import { BoundedMap } from '../../libs/bounded-map'
 import type { Clock } from '../../libs/clock'
 import { watchForeignWrites } from '../db/service'
-import type { MaybePromise, Synchronous } from '../store/model'
-import { createUserStore, type SyncUserStore, type UserStore } from '../users/service'
+import type { MaybePromise } from '../store/model'
+import { createUserStore, type LocalUserStore, type UserStore } from '../users/service'
 import {
   FOREIGN_WRITE_POLL_MS,
   SESSION_CACHE_ENTRIES,
@@ -66,9 +66,6 @@ export interface CreatedSession {
  * conformance suite every one of them passes.
  */
 export interface SessionStore {
-  readonly users: UserStore
-  /** True when every answer comes in the same tick: the guard then never awaits. */
-  readonly synchronous: boolean
   /** False where the store expires sessions by itself (Redis): no sweep runs. */
   readonly needsSweep: boolean
   /** Stores a new session and returns its token. */
@@ -98,10 +95,9 @@ export interface SessionTimes {
   expiresAt: number
 }
 
-export type SyncSessionStore = Synchronous<Omit<SessionStore, 'users'>> & { readonly users: SyncUserStore }
-
 export interface SessionStoreOptions {
-  users?: SyncUserStore
+  /** The users the sessions belong to; one store per database, so that one cache serves both. */
+  users?: LocalUserStore
   cacheEntries?: number
 }
 
@@ -112,7 +108,7 @@ const cacheKey = (tokenHash: Uint8Array) => Buffer.from(tokenHash).toString('bas
  * lookups. The cache follows every write made through this store at once, and writes by other
  * connections within FOREIGN_WRITE_POLL_MS.
  */
-export function createSessionStore(db: Database, options: SessionStoreOptions = {}): SyncSessionStore {
+export function createSessionStore(db: Database, options: SessionStoreOptions = {}) {
   const users = options.users ?? createUserStore(db)
   const cache = new BoundedMap<string, Session>(options.cacheEntries ?? SESSION_CACHE_ENTRIES)
   const foreignWrites = watchForeignWrites(db, FOREIGN_WRITE_POLL_MS)
@@ -158,7 +154,6 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
 
   return {
     users,
-    synchronous: true,
     needsSweep: true,
     create({ userId, sessionKey, nowMs, ttlSeconds }) {
       const created = mintSession(nowMs, ttlSeconds)
@@ -209,8 +204,11 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
       cache.clear()
       return removeAll.run().changes
     },
-  }
+  } satisfies SessionStore & { users: LocalUserStore }
 }
+
+/** The SQLite session store: every answer in the same tick, so the guard never awaits it. */
+export type LocalSessionStore = ReturnType<typeof createSessionStore>
 
 export interface Sweeper {
   /** Deletes every expired session in batches; concurrent calls share one run. */

@@ -1,45 +1,65 @@
 import type { Database } from 'bun:sqlite'
 import type { SQL } from 'bun'
+import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../access-token/stores'
 import { connectPostgres, migratePostgres } from '../db/postgres'
 import { connectRedis, type Redis } from '../db/redis'
 import { createNoteStore, createPostgresNoteStore, type NoteStore } from '../notes/service'
 import { createPostgresSessionStore } from '../sessions/postgres'
 import { createRedisSessionStore } from '../sessions/redis'
-import { createSessionStore, type SessionStore } from '../sessions/service'
-import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../access-token/stores'
+import { createSessionStore, type LocalSessionStore, type SessionStore } from '../sessions/service'
 import { createPostgresUserStore } from '../users/postgres'
-import type { Backend, MaybePromise } from './model'
+import { createUserStore, type LocalUserStore, type UserStore } from '../users/service'
+import type { Backend } from './model'
 
-/** Every store the app needs, chosen once at start from DATABASE_URL / REDIS_URL. */
-export interface Stores {
+interface StoresCommon {
   /** Where users, notes and the access_token live. */
   readonly records: Exclude<Backend, 'redis'>
   /** Where sessions live. */
   readonly sessionsIn: Backend
-  /** The SQLite database when records are in SQLite: group commit and the sweep worker use it. */
-  readonly db?: Database
   readonly sql?: SQL
   /** Set with REDIS_URL: sessions, the access_token lease and login replay live there. */
   readonly redis?: Redis
-  readonly sessions: SessionStore
   readonly notes: NoteStore
   readonly tokens: TokenStore
-  /** True when every store answers in the same tick (SQLite only). */
-  readonly synchronous: boolean
-  /** Throws (or rejects) when a store does not answer: GET /healthz. */
-  ping(): MaybePromise<void>
   close(): Promise<void>
 }
 
+/** Everything in one SQLite database: every answer comes in the same tick, so the hot path never awaits. */
+export interface LocalStores extends StoresCommon {
+  readonly kind: 'sqlite'
+  /** Group commit and the sweep worker use it. */
+  readonly db: Database
+  readonly users: LocalUserStore
+  readonly sessions: LocalSessionStore
+  /** Throws when the database does not answer: GET /healthz. */
+  ping(): void
+}
+
+/** PostgreSQL and/or Redis (users may still be in SQLite beside Redis sessions): answers come later. */
+export interface RemoteStores extends StoresCommon {
+  readonly kind: 'remote'
+  /** The SQLite database when records are in SQLite (sessions in Redis). */
+  readonly db?: Database
+  readonly users: UserStore
+  readonly sessions: SessionStore
+  /** Rejects when a store does not answer: GET /healthz. */
+  ping(): Promise<void>
+}
+
+/** Every store the app needs, chosen once at start from DATABASE_URL / REDIS_URL. */
+export type Stores = LocalStores | RemoteStores
+
 /** Everything in one SQLite database: the default. */
-export function sqliteStores(db: Database, sessions: SessionStore = createSessionStore(db)): Stores {
+export function sqliteStores(db: Database): LocalStores {
   const probe = db.query('SELECT count(*) FROM sqlite_schema')
+  const users = createUserStore(db)
   return {
+    kind: 'sqlite',
     records: 'sqlite',
     sessionsIn: 'sqlite',
-    synchronous: true,
     db,
-    sessions,
+    users,
+    sessions: createSessionStore(db, { users }),
     notes: createNoteStore(db),
     tokens: sqliteTokenStore(db),
     ping() {
@@ -52,13 +72,14 @@ export function sqliteStores(db: Database, sessions: SessionStore = createSessio
 }
 
 /** Users, sessions, notes and the access_token in PostgreSQL (already migrated: see migratePostgres). */
-export function postgresStores(sql: SQL): Stores {
+export function postgresStores(sql: SQL): RemoteStores {
   const users = createPostgresUserStore(sql)
   return {
+    kind: 'remote',
     records: 'postgres',
     sessionsIn: 'postgres',
-    synchronous: false,
     sql,
+    users,
     sessions: createPostgresSessionStore(sql, users),
     notes: createPostgresNoteStore(sql),
     tokens: postgresTokenStore(sql),
@@ -70,13 +91,13 @@ export function postgresStores(sql: SQL): Stores {
 }
 
 /** Moves sessions, the access_token lease and login replay to Redis; records stay in `base`. */
-export function withRedis(base: Stores, redis: Redis): Stores {
+export function withRedis(base: Stores, redis: Redis): RemoteStores {
   return {
     ...base,
+    kind: 'remote',
     sessionsIn: 'redis',
-    synchronous: false,
     redis,
-    sessions: createRedisSessionStore(redis, base.sessions.users),
+    sessions: createRedisSessionStore(redis, base.users),
     tokens: redisTokenStore(redis),
     async ping() {
       await Promise.all([base.ping(), redis.run((client) => client.ping())])

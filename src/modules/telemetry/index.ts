@@ -1,73 +1,97 @@
 import { Elysia } from 'elysia'
-import { errorCodeOf } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
+import { errorCodeOf, userIdOf } from '../../libs/request-facts'
 import { REQUEST_ID_PATTERN } from './model'
 import type { Metrics } from './service'
 
-interface InFlight {
-  id: string
-  started: number
-}
+type Answer = Response | Promise<Response>
+type Handler = (request: Request) => Answer
 
 export interface TelemetryOptions {
   logger: Logger
-  /** Counts requests and serves GET /metrics when given. */
+  /** Counts requests by route when given (GET /metrics serves them: see createMetricsRoute). */
   metrics?: Metrics
-}
-
-/** The signed-in user, or for a login the user it just signed in (read from the answer, never its skey). */
-function userIdOf(context: object): number | undefined {
-  const { user, responseValue } = context as { user?: { id?: number }; responseValue?: { user?: { id?: unknown } } }
-  if (user?.id !== undefined) return user.id
-  const loggedIn = responseValue?.user?.id
-  return typeof loggedIn === 'number' ? loggedIn : undefined
 }
 
 const requestIdOf = (incoming: string | null) =>
   incoming !== null && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID()
 
+/** The path of a request URL without its query string. */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start === -1) return '/'
+  const query = url.indexOf('?', start)
+  return query === -1 ? url.slice(start) : url.slice(start, query)
+}
+
+/** The route pattern (`/notes/:id`) a method and path were served by, for metric labels. */
+export function routeMatcher(routes: readonly { method: string; path: string }[]) {
+  const exact = new Set<string>()
+  const patterns: { method: string; path: string; regex: RegExp }[] = []
+  for (const { method, path } of routes) {
+    if (!path.includes(':')) exact.add(`${method} ${path}`)
+    else patterns.push({ method, path, regex: new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}$`) })
+  }
+  return (method: string, path: string): string => {
+    if (exact.has(`${method} ${path}`) || exact.has(`ALL ${path}`)) return path
+    const found = patterns.find(
+      (route) => (route.method === method || route.method === 'ALL') && route.regex.test(path),
+    )
+    return found?.path ?? 'unmatched'
+  }
+}
+
 /**
- * Every request gets an id (the caller's x-request-id when sane), echoed in the response. When it
- * ends: one JSON log line (time, id, method, path without query, status, duration, user id) and the
- * request metrics. Only the path is logged: the query string and headers never reach a log line.
+ * Wraps the app's fetch once, outside Elysia's hook chain (a global hook makes Elysia compile a
+ * slower handler for every route). Every request gets an id (the caller's x-request-id when sane),
+ * echoed in the response; once answered, one JSON log line (time, id, method, path without query,
+ * status, duration, user id, error code) and the request metrics. Only the path is logged: the
+ * query string and headers never reach a log line.
  */
-export function createTelemetry({ logger, metrics }: TelemetryOptions) {
-  const inFlight = new WeakMap<Request, InFlight>()
+export function withTelemetry(
+  app: { fetch: Handler; routes: readonly { method: string; path: string }[] },
+  { logger, metrics }: TelemetryOptions,
+): Handler {
   const logRequests = logger.enabled('info')
+  const routeOf = metrics ? routeMatcher(app.routes) : null
 
-  const tagged = new Elysia({ name: 'wxauth.telemetry' }).onRequest(function tagRequest({ request, set }) {
-    const id = requestIdOf(request.headers.get('x-request-id'))
-    set.headers['x-request-id'] = id
-    inFlight.set(request, { id, started: performance.now() })
-  })
-  // With neither request lines nor metrics wanted, requests skip the after-response hook entirely.
-  if (!logRequests && !metrics) return tagged
-
-  const app = tagged.onAfterResponse({ as: 'global' }, function recordRequest(context) {
-    const { request, set, path } = context
-    const started = inFlight.get(request)
-    const status = typeof set.status === 'number' ? set.status : 200
-    const route = (context as { route?: string }).route ?? 'unmatched'
+  function record(request: Request, response: Response, id: string, started: number): Response {
+    response.headers.set('x-request-id', id)
+    const { status } = response
     const code = errorCodeOf.get(request)
-    if (metrics) {
+    const path = pathOf(request.url)
+    if (metrics && routeOf) {
+      const route = routeOf(request.method, path)
       metrics.request(route, request.method, status)
       if (route === '/auth/login' && request.method === 'POST') metrics.login(code ?? 'OK')
     }
-    if (!logRequests) return
-    const userId = userIdOf(context)
+    if (!logRequests) return response
+    const userId = userIdOf.get(request)
     // Built by hand: this runs for every request. The id is a UUID or matched REQUEST_ID_PATTERN,
     // codes are our own upper-case names; method and path are escaped.
     const fields =
-      `"requestId":"${started?.id ?? ''}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(path)},` +
-      `"status":${status},"durationMs":${started ? Math.round((performance.now() - started.started) * 100) / 100 : 0}` +
+      `"requestId":"${id}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(path)},` +
+      `"status":${status},"durationMs":${Math.round((performance.now() - started) * 100) / 100}` +
       (userId === undefined ? '' : `,"userId":${userId}`) +
       (code === undefined ? '' : `,"code":"${code}"`)
     logger.preformatted('info', 'request', fields)
-  })
+    return response
+  }
 
-  if (!metrics) return app
-  return app.get(
+  return function observedFetch(request: Request): Answer {
+    const started = performance.now()
+    const id = requestIdOf(request.headers.get('x-request-id'))
+    // Looked up on every call: Elysia's first fetch compiles the router and replaces itself.
+    const answer = app.fetch(request)
+    if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started))
+    return record(request, answer, id, started)
+  }
+}
+
+/** GET /metrics, in Prometheus' text format (only with METRICS=true). */
+export function createMetricsRoute(metrics: Metrics) {
+  return new Elysia({ name: 'wxauth.metrics' }).get(
     '/metrics',
     ({ set }) => {
       set.headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8'

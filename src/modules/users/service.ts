@@ -1,7 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { BoundedMap } from '../../libs/bounded-map'
 import { isoTime } from '../../libs/clock'
-import type { MaybePromise, Synchronous } from '../store/model'
+import type { MaybePromise } from '../store/model'
 import type { PublicUser, User } from './model'
 
 /** A users row from SQLite, or from PostgreSQL, whose bigint columns arrive as strings. */
@@ -44,12 +44,11 @@ export interface UserStore {
   count(): MaybePromise<number>
 }
 
-export type SyncUserStore = Synchronous<UserStore>
-
 /** Users behind the hot sessions, so a cached session costs no query at all. */
 export const USER_CACHE_ENTRIES = 50_000
 
-export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES): SyncUserStore {
+/** Users in SQLite: every answer in the same tick. */
+export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES) {
   const upsert = db.query<UserRow, [string, string | null, number, number]>(
     `INSERT INTO users (openid, unionid, created_at, last_login_at) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT(openid) DO UPDATE SET
@@ -77,5 +76,7 @@ export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES)
     },
     forgetCached: () => cache.clear(),
     count: () => count.get()?.n ?? 0,
-  }
+  } satisfies UserStore
 }
+
+export type LocalUserStore = ReturnType<typeof createUserStore>

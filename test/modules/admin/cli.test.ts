@@ -67,8 +67,8 @@ describe.each(reachableBackends())('admin commands on %s', (backend) => {
   async function seeded() {
     const stores = await freshStores(backend)
     const { sessions } = stores
-    const ann = await sessions.users.upsert('o-ann', 'u-ann', NOW - 2000)
-    const bob = await sessions.users.upsert('o-bob', null, NOW - 1000)
+    const ann = await stores.users.upsert('o-ann', 'u-ann', NOW - 2000)
+    const bob = await stores.users.upsert('o-bob', null, NOW - 1000)
     for (let i = 0; i < 3; i++) await sessions.create({ userId: ann.id, sessionKey: 'k', nowMs: NOW, ttlSeconds: 60 })
     await sessions.create({ userId: bob.id, sessionKey: 'k', nowMs: NOW - 120_000, ttlSeconds: 60 }) // expired
     const admin = stores.db ? createAdminService(stores.db, ':memory:') : createRemoteAdminService(stores)

@@ -8,7 +8,7 @@ async function twoInstances() {
   const stores = await freshStores('postgres+redis')
   const clock = manualClock()
   const upstream = simulatedWechat()
-  const config = { loginRateLimit: 0, logLevel: 'silent' as const }
+  const config = { loginRateLimit: 0 }
   // Separate apps (separate in-memory login maps) over the same PostgreSQL and Redis.
   const apps = [0, 1].map(() => createApp({ stores, wechat: upstream.wechat, clock, config }))
   const login = async (instance: number, code: string) => {

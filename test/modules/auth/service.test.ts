@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { createLoginService } from '../../../src/modules/auth/service'
-import { createSessionStore, createWechatClient, createWechatSimulator, openDatabase } from '../../../src/server'
+import { createWechatClient, createWechatSimulator, openDatabase, sqliteStores } from '../../../src/server'
 import { APPID, manualClock, SECRET } from '../../helpers'
 
 function setup(options: { upstreamDelayMs?: number } = {}) {
@@ -24,10 +24,10 @@ function setup(options: { upstreamDelayMs?: number } = {}) {
       return simulator.fetch(request)
     },
   })
-  const sessions = createSessionStore(db)
+  const stores = sqliteStores(db)
+  const { sessions } = stores
   const logins = createLoginService({
-    db,
-    sessions,
+    stores,
     wechat,
     clock,
     sessionTtlSeconds: 7200,

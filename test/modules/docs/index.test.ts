@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { toOpenApiPath } from '../../../src/modules/docs'
+import { toOpenApiMethod, toOpenApiPath } from '../../../src/modules/docs'
 import { testApp } from '../../helpers'
 
 interface Operation {
@@ -50,7 +50,7 @@ describe('OpenAPI document', () => {
     const served = routes.filter((route) => !DOC_ROUTES.has(route.path))
     expect(served.length).toBeGreaterThanOrEqual(11)
     for (const route of served) {
-      const operation = doc.paths[toOpenApiPath(route.path)]?.[route.method.toLowerCase()]
+      const operation = doc.paths[toOpenApiPath(route.path)]?.[toOpenApiMethod(route.method)]
       expect(operation, `${route.method} ${route.path}`).toBeDefined()
       expect(operation?.summary, `${route.method} ${route.path}`).toBeString()
       const statuses = Object.keys(operation?.responses ?? {})

@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
-import { errors } from '../../../src/libs/errors'
 import { createHealthRoutes } from '../../../src/server'
 import { jsonRequest, testApp } from '../../helpers'
 
@@ -24,8 +23,7 @@ describe('GET /healthz', () => {
 })
 
 describe('GET /healthz on stores that answer later (PostgreSQL, Redis)', () => {
-  const app = (ping: () => Promise<void>) =>
-    new Elysia().use(errors).use(createHealthRoutes({ ping, synchronous: false }))
+  const app = (ping: () => Promise<void>) => new Elysia().use(createHealthRoutes({ ping, kind: 'remote' }))
 
   test('200 once the ping resolves', async () => {
     const response = await app(() => Bun.sleep(5)).handle(jsonRequest('GET', '/healthz'))

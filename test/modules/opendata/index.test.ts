@@ -170,7 +170,7 @@ describe('GET /wechat/session-key', () => {
           ? Response.json({ errcode: 40125, errmsg: 'invalid appsecret' })
           : simulator.fetch(request),
     })
-    const app = createApp({ db, wechat, config: { logLevel: 'silent' } })
+    const app = createApp({ db, wechat })
     const login = await app.handle(jsonRequest('POST', '/auth/login', { code: simulator.issueCode('cat') }))
     const { skey } = (await login.json()) as { skey: string }
     const response = await app.handle(jsonRequest('GET', '/wechat/session-key', undefined, { skey }))

@@ -7,7 +7,6 @@ test('the guard runs without an await: Elysia compiles protected routes to call 
   const app = createApp({
     db: openDatabase(':memory:'),
     wechat: simulatedWechat().wechat,
-    config: { logLevel: 'silent' },
   })
   const route = app.routes.find((candidate) => candidate.path === '/auth/me') as unknown as { compile(): unknown }
   const compiled = String(route.compile())

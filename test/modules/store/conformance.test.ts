@@ -7,7 +7,7 @@ const T0 = Date.UTC(2026, 0, 1)
 const HOUR = 3600
 
 async function userWithSession(stores: Stores, openid = 'o-alice', nowMs = T0, ttlSeconds = HOUR) {
-  const user = await stores.sessions.users.upsert(openid, null, nowMs)
+  const user = await stores.users.upsert(openid, null, nowMs)
   const created = await stores.sessions.create({ userId: user.id, sessionKey: `key-of-${openid}`, nowMs, ttlSeconds })
   return { user, ...created }
 }
@@ -17,7 +17,7 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
 
   describe('users', () => {
     test('upsert creates once per openid, records the login, fills a missing unionid and never erases it', async () => {
-      const { users } = (await fresh()).sessions
+      const { users } = await fresh()
       const first = await users.upsert('o1', null, T0)
       expect(first).toEqual({ id: expect.any(Number), openid: 'o1', unionid: null, createdAt: T0 })
       const again = await users.upsert('o1', 'u1', T0 + 1000)
@@ -29,7 +29,7 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
     })
 
     test('byId finds a user, also after the cache is dropped; unknown ids are null', async () => {
-      const { users } = (await fresh()).sessions
+      const { users } = await fresh()
       const user = await users.upsert('o1', 'u1', T0)
       users.forgetCached()
       expect(await users.byId(user.id)).toEqual(user)
@@ -163,8 +163,8 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
   describe('notes', () => {
     test('a user lists, adds and deletes only their own notes', async () => {
       const stores = await fresh()
-      const a = await stores.sessions.users.upsert('o-a', null, T0)
-      const b = await stores.sessions.users.upsert('o-b', null, T0)
+      const a = await stores.users.upsert('o-a', null, T0)
+      const b = await stores.users.upsert('o-b', null, T0)
       const first = await stores.notes.create(a.id, 'first', T0)
       expect(first).toEqual({ id: expect.any(Number), text: 'first', createdAt: new Date(T0).toISOString() })
       const second = await stores.notes.create(a.id, 'second', T0 + 1)

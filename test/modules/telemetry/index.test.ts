@@ -6,22 +6,29 @@ import {
   createSessionStore,
   createWechatClient,
   openDatabase,
+  sqliteStores,
   timedFetch,
+  withTelemetry,
 } from '../../../src/server'
 import { APPID, jsonRequest, manualClock, SECRET, simulatedWechat } from '../../helpers'
 
+/** The app as the server serves it: through withTelemetry, the one place requests are logged and counted. */
 function appWithLogs(level: LogLevel = 'info', metricsOn = false) {
   const lines: Record<string, unknown>[] = []
   const logger = createLogger(level, (line) => lines.push(JSON.parse(line)))
   const db = openDatabase(':memory:')
   const clock = manualClock()
   const { simulator, wechat } = simulatedWechat()
-  const app = createApp({ db, wechat, clock, logger, config: { loginRateLimit: 0, metrics: metricsOn } })
+  const stores = sqliteStores(db)
+  const metrics = metricsOn ? createMetrics({ countLive: stores.sessions.countLive, clock }) : undefined
+  const elysia = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0 } })
+  const fetch = withTelemetry(elysia, { logger, metrics })
+  const app = { handle: async (request: Request) => fetch(request) }
   async function login(user = 'lou') {
     const response = await app.handle(jsonRequest('POST', '/auth/login', { code: simulator.issueCode(user) }))
     return (await response.json()) as { skey: string; user: { id: number } }
   }
-  /** afterResponse hooks run once the response is out: give them a tick. */
+  /** Lines are written before the response is handed back; the pause proves nothing arrives late either. */
   const settled = () => Bun.sleep(5)
   return { app, db, clock, lines, login, settled }
 }
