@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL and Redis on 127.0.0.1 for the backend test suites, installing them
-# from Debian when absent. Prints the export lines for TEST_DATABASE_URL and TEST_REDIS_URL on stdout:
+# from Debian when absent (nginx and caddy too: test/forward-auth.test.ts starts its own instances).
+# Prints the export lines for TEST_DATABASE_URL and TEST_REDIS_URL on stdout:
 #   eval "$(bash .ci/services.sh)" && bun test
 # Stop them with: bash .ci/services.sh stop
 # Data lives in a temporary directory; nothing is written to the system's own clusters.
@@ -26,13 +27,37 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+# Quietly, from Debian; once more after apt-get update when the package lists are stale or missing.
+debian_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends "$@" >/dev/null ||
+    { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends "$@" >/dev/null; }
+}
+# nginx lives in /usr/sbin, which is not on every user's PATH.
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
 if [ ! -x "$PG_BIN/initdb" ] || ! command -v redis-server >/dev/null 2>&1; then
   echo "services: installing postgresql and redis-server from Debian"
-  export DEBIAN_FRONTEND=noninteractive
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null ||
-    { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null; }
+  debian_install postgresql redis-server
   PG_BIN=$(pg_bin)
+fi
+
+# nginx and caddy for test/forward-auth.test.ts, which runs its own instances on free ports. Their packages
+# would start system services on port 80 (and fail to install if it is taken): a policy-rc.d that forbids
+# starting services is in place while they install, unless the system already has one.
+if ! have nginx || ! have caddy; then
+  echo "services: installing nginx and caddy from Debian (their system services are not started)"
+  no_start=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    no_start=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$no_start" >/dev/null
+    $SUDO chmod 755 "$no_start"
+  fi
+  installed=0
+  debian_install nginx caddy || installed=$?
+  if [ -n "$no_start" ]; then $SUDO rm -f "$no_start"; fi
+  [ "$installed" = 0 ] || exit "$installed"
 fi
 
 PG_PORT=$(free_port "${WXAUTH_TEST_PG_PORT:-55432}")
