@@ -1,20 +1,16 @@
-import { existsSync } from 'node:fs'
 import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
 import { createLogger, type Logger, setLogger } from './libs/log'
-import { type AdminCommand, type Command, parseCommand, runAdminCommand, UsageError } from './modules/admin/cli'
+import { type Command, parseCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
-import { type AdminService, createAdminService, createRemoteAdminService } from './modules/admin/service'
-import { MIGRATIONS } from './modules/db/migrations'
-import { PG_MIGRATIONS, postgresSchemaVersion } from './modules/db/postgres'
-import { connectDatabase, schemaVersion } from './modules/db/service'
+import { describeUrl, runAdmin } from './modules/admin/run'
+import { schemaVersion } from './modules/db/service'
 import type { Sweeper } from './modules/sessions/service'
 import { StoreConnectError } from './modules/store/service'
 import {
   type Config,
   ConfigError,
   connectPostgres,
-  connectRedis,
   connectRemoteStores,
   createApp,
   createMetrics,
@@ -24,13 +20,11 @@ import {
   type Mode,
   migratePostgres,
   openDatabase,
-  postgresStores,
   readConfig,
   type Stores,
   sqliteStores,
   startSweeper,
   timedFetch,
-  withRedis,
   withTelemetry,
 } from './server'
 
@@ -80,12 +74,6 @@ async function orExitLater<T>(step: Promise<T>, what: string): Promise<T> {
     console.error(`wxauth: ${what}: ${messageOf(error)}`)
     exit(1)
   }
-}
-
-/** Where the configured store lives, without any password the URL may hold. */
-function describeUrl(url: string): string {
-  const { protocol, host, pathname } = new URL(url)
-  return `${protocol}//${host}${pathname}`
 }
 
 const cannotReach = (variable: string, url: string) => `cannot reach ${variable} (${describeUrl(url)})`
@@ -188,49 +176,6 @@ async function migrateOnly(): Promise<never> {
   exit(0)
 }
 
-/** The SQLite file the server uses: never created or migrated here. */
-function localAdmin(databasePath: string): { admin: AdminService; close: () => void } {
-  if (databasePath !== ':memory:' && !existsSync(databasePath)) {
-    console.error(`wxauth: no database at ${databasePath}; start the server or run wxauth migrate first`)
-    exit(1)
-  }
-  const db = orExit(() => connectDatabase(databasePath), `cannot open DATABASE_PATH=${databasePath}`)
-  refuseOtherSchema(schemaVersion(db), MIGRATIONS.length, databasePath)
-  return { admin: createAdminService(db, databasePath), close: () => db.close() }
-}
-
-/** PostgreSQL (and Redis) as the server sees them: connected, checked, never migrated here. */
-async function remoteAdmin(databaseUrl: string, redisUrl: string | undefined) {
-  const sql = connectPostgres(databaseUrl)
-  const version = await orExitLater(postgresSchemaVersion(sql), cannotReach('DATABASE_URL', databaseUrl))
-  refuseOtherSchema(version, PG_MIGRATIONS.length, describeUrl(databaseUrl))
-  const redis = redisUrl ? await orExitLater(connectRedis(redisUrl), cannotReach('REDIS_URL', redisUrl)) : undefined
-  const stores = redis ? withRedis(postgresStores(sql), redis) : postgresStores(sql)
-  return { admin: createRemoteAdminService(stores), close: () => stores.close() }
-}
-
-function refuseOtherSchema(version: number, expected: number, where: string): void {
-  if (version === expected) return
-  const advice = version < expected ? 'run wxauth migrate first' : 'use a newer wxauth'
-  console.error(`wxauth: ${where} is at schema version ${version}, this wxauth expects ${expected}; ${advice}`)
-  exit(1)
-}
-
-/** Admin commands work on the server's existing stores, never create them, and never migrate them behind its back. */
-async function runAdmin(command: AdminCommand): Promise<never> {
-  const { databasePath, databaseUrl, redisUrl } = loadConfig('dev')
-  if (redisUrl && !databaseUrl) {
-    console.error(
-      'wxauth: with REDIS_URL but no DATABASE_URL the users are in SQLite and the sessions in Redis; the admin commands need DATABASE_URL (see README: Scaling out)',
-    )
-    exit(1)
-  }
-  const { admin, close } = databaseUrl ? await remoteAdmin(databaseUrl, redisUrl) : localAdmin(databasePath)
-  const code = await runAdminCommand(command, admin, Date.now(), { out: console.log, err: console.error })
-  await close()
-  exit(code)
-}
-
 function main(args: string[]): void {
   let command: Command
   try {
@@ -250,7 +195,7 @@ function main(args: string[]): void {
   }
   if (command.name === 'serve' || command.name === 'dev') void serve(command.name === 'dev' ? 'dev' : 'start')
   else if (command.name === 'migrate') void migrateOnly()
-  else void runAdmin(command)
+  else void runAdmin(command).then(exit)
 }
 
 main(process.argv.slice(2))

@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util'
 import { DEFAULT_USER_LIST_LIMIT } from './model'
 import type { AdminService } from './service'
 
@@ -17,39 +18,52 @@ export type AdminCommand = Extract<Command, { json: boolean }>
 /** Bad command line: usage goes to stderr and the exit code is 2. */
 export class UsageError extends Error {}
 
-interface Parsed {
-  words: string[]
-  flags: Map<string, string | true>
-}
+/** Every flag of every command; each command then refuses those it does not take (allowOnly). */
+const OPTIONS = {
+  limit: { type: 'string' },
+  user: { type: 'string' },
+  json: { type: 'boolean' },
+  all: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const
 
-const VALUE_FLAGS = new Set(['--limit', '--user'])
-const SWITCHES = new Set(['--json', '--all', '--help', '-h', '--version', '-v'])
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
 
-function split(args: string[]): Parsed {
-  const words: string[] = []
-  const flags = new Map<string, string | true>()
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string
-    if (!arg.startsWith('-')) words.push(arg)
-    else if (SWITCHES.has(arg)) flags.set(arg, true)
-    else if (VALUE_FLAGS.has(arg)) {
-      const value = args[++i]
-      if (value === undefined || value.startsWith('-')) throw new UsageError(`${arg} needs a value`)
-      flags.set(arg, value)
-    } else throw new UsageError(`unknown flag ${arg}`)
+/** parseArgs' complaint in our words: the flag it names, as typed ('-jx' names 'j'). */
+function usageErrorOf(error: unknown): UsageError {
+  const code = (error as { code?: unknown }).code
+  const message = error instanceof Error ? error.message : String(error)
+  const named = /^(?:Unknown option|Option) '([^' ]+)/.exec(message)?.[1]
+  if (!named) return new UsageError(message)
+  const flag = named.startsWith('-') ? named : `-${named}`
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new UsageError(`unknown flag ${flag}`)
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return new UsageError(message.includes('does not take') ? `${flag} takes no value` : `${flag} needs a value`)
   }
-  return { words, flags }
+  return new UsageError(message)
 }
 
-function allowOnly(flags: Map<string, string | true>, allowed: string[]): void {
-  for (const flag of flags.keys()) {
-    if (!allowed.includes(flag)) throw new UsageError(`${flag} does not apply here`)
+function split(args: string[]): { words: string[]; flags: Flags } {
+  try {
+    const { positionals, values } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true })
+    return { words: positionals, flags: values }
+  } catch (error) {
+    if (error instanceof TypeError && 'code' in error) throw usageErrorOf(error)
+    throw error
   }
 }
 
-function readLimit(raw: string | true | undefined): number {
+/** Refuses the first flag given (in command-line order) that the command does not take. */
+function allowOnly(flags: Flags, allowed: (keyof typeof OPTIONS)[]): void {
+  for (const flag of Object.keys(flags)) {
+    if (!allowed.includes(flag as keyof typeof OPTIONS)) throw new UsageError(`--${flag} does not apply here`)
+  }
+}
+
+function readLimit(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_USER_LIST_LIMIT
-  const limit = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : 0
+  const limit = /^\d+$/.test(raw) ? Number(raw) : 0
   if (limit < 1 || limit > 1_000_000) throw new UsageError('--limit must be a whole number from 1 to 1000000')
   return limit
 }
@@ -57,10 +71,10 @@ function readLimit(raw: string | true | undefined): number {
 /** Reads the command line (without the program name); throws UsageError for anything unknown. */
 export function parseCommand(args: string[]): Command {
   const { words, flags } = split(args)
-  const json = flags.has('--json')
+  const json = flags.json === true
   const [first = 'serve', second, third, ...rest] = words
-  if (flags.has('--help') || flags.has('-h')) return { name: 'help' }
-  if (flags.has('--version') || flags.has('-v')) return { name: 'version' }
+  if (flags.help) return { name: 'help' }
+  if (flags.version) return { name: 'version' }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`)
   const command = second === undefined ? first : `${first} ${second}`
   switch (command) {
@@ -75,23 +89,22 @@ export function parseCommand(args: string[]): Command {
       allowOnly(flags, [])
       return { name: 'migrate' }
     case 'users list':
-      allowOnly(flags, ['--limit', '--json'])
+      allowOnly(flags, ['limit', 'json'])
       if (third !== undefined) throw new UsageError(`unexpected argument ${third}`)
-      return { name: 'users list', limit: readLimit(flags.get('--limit')), json }
+      return { name: 'users list', limit: readLimit(flags.limit), json }
     case 'users show':
-      allowOnly(flags, ['--json'])
+      allowOnly(flags, ['json'])
       if (third === undefined) throw new UsageError('users show needs an openid')
       return { name: 'users show', openid: third, json }
     case 'sessions revoke': {
-      allowOnly(flags, ['--user', '--all', '--json'])
-      const user = flags.get('--user')
+      allowOnly(flags, ['user', 'all', 'json'])
       if (third !== undefined) throw new UsageError(`unexpected argument ${third}`)
-      if ((typeof user === 'string') === flags.has('--all'))
+      if ((flags.user !== undefined) === (flags.all === true))
         throw new UsageError('give exactly one of --user <openid> or --all')
-      return { name: 'sessions revoke', openid: typeof user === 'string' ? user : null, json }
+      return { name: 'sessions revoke', openid: flags.user ?? null, json }
     }
     case 'stats':
-      allowOnly(flags, ['--json'])
+      allowOnly(flags, ['json'])
       return { name: 'stats', json }
     default:
       throw new UsageError(`unknown command "${words.join(' ')}"`)

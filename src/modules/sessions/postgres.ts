@@ -55,6 +55,10 @@ export function createPostgresSessionStore(sql: SQL, users: UserStore): SessionS
       const [row] = await sql`SELECT count(*) AS n FROM sessions WHERE expires_at > ${nowMs}`
       return Number(row?.n ?? 0)
     },
+    async countExpired(nowMs) {
+      const [row] = await sql`SELECT count(*) AS n FROM sessions WHERE expires_at <= ${nowMs}`
+      return Number(row?.n ?? 0)
+    },
     async listForUser(userId, nowMs) {
       const rows = await sql`SELECT created_at, expires_at FROM sessions
                              WHERE user_id = ${userId} AND expires_at > ${nowMs} ORDER BY created_at`

@@ -84,6 +84,8 @@ export interface SessionStore {
   sessionKeyOf(tokenHash: Uint8Array): MaybePromise<string | null>
   /** Sessions not expired at `nowMs`, for metrics and the admin commands. */
   countLive(nowMs: number): MaybePromise<number>
+  /** Sessions expired at `nowMs` that no sweep has deleted yet (admin commands); 0 where nothing sweeps (Redis). */
+  countExpired(nowMs: number): MaybePromise<number>
   /** The user's sessions not expired at `nowMs`, oldest first (admin commands). */
   listForUser(userId: number, nowMs: number): MaybePromise<SessionTimes[]>
   /** Ends every session of every user; returns how many. */
@@ -133,6 +135,7 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
     'SELECT session_key FROM sessions WHERE token_hash = ?',
   )
   const countLive = db.query<{ n: number }, [number]>('SELECT count(*) AS n FROM sessions WHERE expires_at > ?')
+  const countExpired = db.query<{ n: number }, [number]>('SELECT count(*) AS n FROM sessions WHERE expires_at <= ?')
   const listOfUser = db.query<SessionTimes, [number, number]>(
     `SELECT created_at AS createdAt, expires_at AS expiresAt FROM sessions
      WHERE user_id = ? AND expires_at > ? ORDER BY created_at`,
@@ -199,6 +202,7 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
     },
     sessionKeyOf: (tokenHash) => sessionKey.get(tokenHash)?.session_key ?? null,
     countLive: (nowMs) => countLive.get(nowMs)?.n ?? 0,
+    countExpired: (nowMs) => countExpired.get(nowMs)?.n ?? 0,
     listForUser: (userId, nowMs) => listOfUser.all(userId, nowMs),
     deleteAll() {
       cache.clear()

@@ -18,3 +18,8 @@ export interface User {
   unionid: string | null
   createdAt: number
 }
+
+/** A user with the time of their latest login (epoch ms): what the admin commands list. */
+export interface UserWithLogin extends User {
+  lastLoginAt: number
+}

@@ -1,7 +1,14 @@
 import type { SQL } from 'bun'
 import { BoundedMap } from '../../libs/bounded-map'
 import type { User } from './model'
-import { rowToUser, USER_CACHE_ENTRIES, type UserRow, type UserStore } from './service'
+import {
+  rowToUser,
+  rowToUserWithLogin,
+  USER_CACHE_ENTRIES,
+  type UserRow,
+  type UserStore,
+  type UserWithLoginRow,
+} from './service'
 
 /** Users in PostgreSQL. A user row never changes after its first login but for a filled-in unionid, so caching by id is safe across instances. */
 export function createPostgresUserStore(sql: SQL, cacheEntries = USER_CACHE_ENTRIES): UserStore {
@@ -31,6 +38,17 @@ export function createPostgresUserStore(sql: SQL, cacheEntries = USER_CACHE_ENTR
     async count() {
       const [row] = await sql`SELECT count(*) AS n FROM users`
       return Number(row?.n ?? 0)
+    },
+    async list(limit) {
+      const rows = await sql<UserWithLoginRow[]>`
+        SELECT id, openid, unionid, created_at, last_login_at FROM users
+        ORDER BY last_login_at DESC, id DESC LIMIT ${limit}`
+      return rows.map(rowToUserWithLogin)
+    },
+    async byOpenid(openid) {
+      const [row] = await sql<UserWithLoginRow[]>`
+        SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ${openid}`
+      return row ? rowToUserWithLogin(row) : null
     },
   }
 }

@@ -2,7 +2,7 @@ import type { Database } from 'bun:sqlite'
 import { BoundedMap } from '../../libs/bounded-map'
 import { isoTime } from '../../libs/clock'
 import type { MaybePromise } from '../store/model'
-import type { PublicUser, User } from './model'
+import type { PublicUser, User, UserWithLogin } from './model'
 
 /** A users row from SQLite, or from PostgreSQL, whose bigint columns arrive as strings. */
 export interface UserRow {
@@ -14,6 +14,15 @@ export interface UserRow {
 
 export function rowToUser(row: UserRow): User {
   return { id: Number(row.id), openid: row.openid, unionid: row.unionid, createdAt: Number(row.created_at) }
+}
+
+/** A users row with its last login, as `list` and `byOpenid` read it. */
+export interface UserWithLoginRow extends UserRow {
+  last_login_at: number | string
+}
+
+export function rowToUserWithLogin(row: UserWithLoginRow): UserWithLogin {
+  return { ...rowToUser(row), lastLoginAt: Number(row.last_login_at) }
 }
 
 const publicForms = new WeakMap<User, PublicUser>()
@@ -42,6 +51,10 @@ export interface UserStore {
   /** Drops the in-memory copies, e.g. after another process wrote to the database. */
   forgetCached(): void
   count(): MaybePromise<number>
+  /** At most `limit` users, the latest login first (then the highest id): admin commands. */
+  list(limit: number): MaybePromise<UserWithLogin[]>
+  /** The user with this openid and their latest login, read from the store (never the cache); admin commands. */
+  byOpenid(openid: string): MaybePromise<UserWithLogin | null>
 }
 
 /** Users behind the hot sessions, so a cached session costs no query at all. */
@@ -58,6 +71,12 @@ export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES)
   )
   const byId = db.query<UserRow, [number]>('SELECT id, openid, unionid, created_at FROM users WHERE id = ?')
   const count = db.query<{ n: number }, []>('SELECT count(*) AS n FROM users')
+  const list = db.query<UserWithLoginRow, [number]>(
+    'SELECT id, openid, unionid, created_at, last_login_at FROM users ORDER BY last_login_at DESC, id DESC LIMIT ?',
+  )
+  const byOpenid = db.query<UserWithLoginRow, [string]>(
+    'SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ?',
+  )
   const cache = new BoundedMap<number, User>(cacheEntries)
   return {
     upsert(openid, unionid, nowMs) {
@@ -76,6 +95,11 @@ export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES)
     },
     forgetCached: () => cache.clear(),
     count: () => count.get()?.n ?? 0,
+    list: (limit) => list.all(limit).map(rowToUserWithLogin),
+    byOpenid(openid) {
+      const row = byOpenid.get(openid)
+      return row ? rowToUserWithLogin(row) : null
+    },
   } satisfies UserStore
 }
 

@@ -6,7 +6,7 @@ import {
   runAdminCommand,
   UsageError,
 } from '../../../src/modules/admin/cli'
-import { createAdminService, createRemoteAdminService } from '../../../src/modules/admin/service'
+import { createAdminService } from '../../../src/modules/admin/service'
 import { countRows, freshStores, reachableBackends } from '../../backends'
 
 describe('parseCommand', () => {
@@ -21,6 +21,8 @@ describe('parseCommand', () => {
     [['--version'], { name: 'version' }],
     [['users', 'list'], { name: 'users list', limit: 50, json: false }],
     [['users', 'list', '--limit', '5', '--json'], { name: 'users list', limit: 5, json: true }],
+    [['users', 'list', '--limit=7'], { name: 'users list', limit: 7, json: false }],
+    [['-v', 'stats'], { name: 'version' }],
     [['users', 'show', 'oABC'], { name: 'users show', openid: 'oABC', json: false }],
     [['sessions', 'revoke', '--user', 'oABC'], { name: 'sessions revoke', openid: 'oABC', json: false }],
     [['sessions', 'revoke', '--all', '--json'], { name: 'sessions revoke', openid: null, json: true }],
@@ -36,6 +38,10 @@ describe('parseCommand', () => {
     [['stats', '--verbose'], 'unknown flag --verbose'],
     [['serve', '--json'], '--json does not apply'],
     [['users', 'list', '--limit'], '--limit needs a value'],
+    [['users', 'list', '--limit', '--json'], '--limit needs a value'],
+    [['sessions', 'revoke', '--user'], '--user needs a value'],
+    [['stats', '--json=yes'], '--json takes no value'],
+    [['stats', '-x'], 'unknown flag -x'],
     [['users', 'list', '--limit', '0'], '--limit must be'],
     [['users', 'list', '--limit', 'ten'], '--limit must be'],
     [['users', 'show'], 'needs an openid'],
@@ -71,7 +77,7 @@ describe.each(reachableBackends())('admin commands on %s', (backend) => {
     const bob = await stores.users.upsert('o-bob', null, NOW - 1000)
     for (let i = 0; i < 3; i++) await sessions.create({ userId: ann.id, sessionKey: 'k', nowMs: NOW, ttlSeconds: 60 })
     await sessions.create({ userId: bob.id, sessionKey: 'k', nowMs: NOW - 120_000, ttlSeconds: 60 }) // expired
-    const admin = stores.db ? createAdminService(stores.db, ':memory:') : createRemoteAdminService(stores)
+    const admin = createAdminService(stores)
     const out: string[] = []
     const err: string[] = []
     const run = (args: string[]) =>

@@ -35,6 +35,28 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
       expect(await users.byId(user.id)).toEqual(user)
       expect(await users.byId(user.id + 1000)).toBeNull()
     })
+
+    test('byOpenid finds a user with their latest login; unknown openids are null', async () => {
+      const { users } = await fresh()
+      const user = await users.upsert('o1', null, T0)
+      await users.upsert('o1', 'u1', T0 + 5000)
+      expect(await users.byOpenid('o1')).toEqual({ ...user, unionid: 'u1', lastLoginAt: T0 + 5000 })
+      expect(await users.byOpenid('o-nobody')).toBeNull()
+    })
+
+    test('list gives at most `limit` users, the latest login first, then the highest id', async () => {
+      const { users } = await fresh()
+      const a = await users.upsert('o-a', null, T0)
+      const b = await users.upsert('o-b', 'u-b', T0 + 1000)
+      const c = await users.upsert('o-c', null, T0 + 1000)
+      await users.upsert('o-a', null, T0 + 2000)
+      expect(await users.list(10)).toEqual([
+        { ...a, lastLoginAt: T0 + 2000 },
+        { ...c, lastLoginAt: T0 + 1000 },
+        { ...b, lastLoginAt: T0 + 1000 },
+      ])
+      expect((await users.list(2)).map((user) => user.openid)).toEqual(['o-a', 'o-c'])
+    })
   })
 
   describe('sessions', () => {
@@ -112,6 +134,18 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
       expect(await stores.sessions.countLive(T0)).toBe(2)
       expect(await stores.sessions.countLive(T0 + 60_000)).toBe(1)
       expect(await stores.sessions.countLive(T0 + 120_000)).toBe(0)
+    })
+
+    test('countExpired counts sessions expired and not yet swept (none where the store expires them itself)', async () => {
+      const stores = await fresh()
+      await userWithSession(stores, 'o-a', T0, 60)
+      await userWithSession(stores, 'o-b', T0, 120)
+      expect(await stores.sessions.countExpired(T0)).toBe(0)
+      const expected = (n: number) => (stores.sessions.needsSweep ? n : 0)
+      expect(await stores.sessions.countExpired(T0 + 60_000)).toBe(expected(1))
+      expect(await stores.sessions.countExpired(T0 + 120_000)).toBe(expected(2))
+      if (stores.sessions.needsSweep) await stores.sessions.deleteExpired(T0 + 60_000, 100)
+      expect(await stores.sessions.countExpired(T0 + 120_000)).toBe(expected(1))
     })
 
     test('listForUser gives the live sessions of one user, oldest first', async () => {
