@@ -3,7 +3,8 @@ import { AppError } from '../../libs/errors'
 import { isRecord } from '../../libs/json'
 import { AES_BLOCK_BYTES } from './model'
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+/** The ASCII whitespace `Uint8Array.fromBase64` would skip; after the space restore below it is junk. */
+const ASCII_WHITESPACE = /[\t\n\f\r]/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 const LOGIN_AGAIN_HINT =
@@ -15,13 +16,21 @@ function decryptFailed(reason: string): AppError {
 }
 
 /**
- * Standard base64, strictly: padding, alphabet and length are checked, so junk fails instead of
- * decoding to garbage. A space can only be a `+` that went through form decoding, so it is restored.
+ * Standard base64, strictly: padding, alphabet, length and the unused bits of the last chunk are
+ * checked (`lastChunkHandling: 'strict'`), so junk fails instead of decoding to garbage. A space can
+ * only be a `+` that went through form decoding, so it is restored; any other whitespace is refused,
+ * which `Uint8Array.fromBase64` alone would skip.
  */
 export function decodeBase64Strict(value: string): Buffer | null {
   const restored = value.replaceAll(' ', '+')
-  if (restored.length % 4 !== 0 || !BASE64.test(restored)) return null
-  return Buffer.from(restored, 'base64')
+  if (ASCII_WHITESPACE.test(restored)) return null
+  try {
+    const bytes = Uint8Array.fromBase64(restored, { lastChunkHandling: 'strict' })
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  } catch (error) {
+    if (error instanceof SyntaxError) return null
+    throw error
+  }
 }
 
 function aes128CbcDecrypt(data: Buffer, key: Buffer, iv: Buffer): string | null {

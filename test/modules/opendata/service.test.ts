@@ -32,8 +32,26 @@ const SESSION_KEY = KEY.toString('base64')
 const watermarked = (appid: string) => JSON.stringify({ openId: 'o1', watermark: { appid, timestamp: 1 } })
 
 describe('decodeBase64Strict', () => {
-  test.each([['abc'], ['ab=c'], ['a==='], ['YWJj\n'], ['YW*j'], ['YWJj=']])('%p is refused', (value) => {
+  test.each([
+    ['abc'],
+    ['ab=c'],
+    ['a==='],
+    ['YWJj\n'],
+    ['YW\tJj'],
+    ['\rYWJj'],
+    ['YQ=\f='],
+    ['YW*j'],
+    ['-_8='],
+    ['YWJj='],
+    ['YQ==YQ=='],
+  ])('%p is refused', (value) => {
     expect(decodeBase64Strict(value)).toBeNull()
+  })
+
+  test('non-zero unused bits in the last chunk are refused, not dropped', () => {
+    expect(decodeBase64Strict('YR==')).toBeNull()
+    expect(decodeBase64Strict('YWN=')).toBeNull()
+    expect(decodeBase64Strict('YWM=')?.toString()).toBe('ac')
   })
 
   test('decodes padded base64 and restores a + that became a space', () => {
