@@ -33,7 +33,7 @@ function setup(options: { upstreamDelayMs?: number } = {}) {
     sessionTtlSeconds: 7200,
     maxSessionsPerUser: 10,
   })
-  return { logins, sessions, simulator, clock, calls: () => calls, failNextCall: () => (failNext = true) }
+  return { db, stores, logins, sessions, simulator, clock, calls: () => calls, failNextCall: () => (failNext = true) }
 }
 
 describe('login idempotency', () => {
@@ -101,5 +101,29 @@ describe('login idempotency', () => {
     const later = await logins.login(simulator.issueCode('alice'))
     expect(later.user.unionid).toBe(withUnion.user.unionid)
     expect(later.user.createdAt).toBe(without.user.createdAt)
+  })
+})
+
+describe('login writes (SQLite group commit)', () => {
+  test('a login rolled back after its user upsert leaves no unstored user in the cache', async () => {
+    const { db, stores, logins, sessions, simulator, clock } = setup()
+    const alice = await logins.login(simulator.issueCode('alice'))
+    expect(alice.user.unionid).toBeNull()
+    // The session insert fails after the upsert, so each login's savepoint rolls back.
+    db.run(`CREATE TRIGGER sessions_refused BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+    await expect(logins.login(simulator.issueCode('alice', { unionid: true }))).rejects.toThrow('disk full')
+    await expect(logins.login(simulator.issueCode('mallory'))).rejects.toThrow('disk full')
+    db.run('DROP TRIGGER sessions_refused')
+
+    // Alice's unionid was never stored, and neither was mallory (who would have had the next id).
+    expect(sessions.validate(alice.skey, clock())?.user.unionid).toBeNull()
+    const phantomId = alice.user.id + 1
+    expect(stores.users.byId(phantomId)).toBeNull()
+    expect(stores.users.count()).toBe(1)
+
+    // The id goes to the next new user.
+    const bob = await logins.login(simulator.issueCode('bob'))
+    expect(bob.user.id).toBe(phantomId)
+    expect(sessions.validate(bob.skey, clock())?.user.openid).toBe(simulator.openidFor('bob'))
   })
 })

@@ -188,6 +188,38 @@ describe('session cache', () => {
     }
   })
 
+  test('sees a change to the user by another process within the poll interval', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-cache-'))
+    try {
+      const path = join(dir, 'wxauth.db')
+      const db = openDatabase(path)
+      const sessions = createSessionStore(db)
+      const clock = manualClock()
+      const user = sessions.users.upsert('openid-1', null, clock())
+      const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
+      expect(sessions.validate(token, clock())?.user.unionid).toBeNull()
+      const other = new Database(path)
+      other.run('UPDATE users SET unionid = ? WHERE id = ?', ['union-1', user.id])
+      other.close()
+      clock.advance(FOREIGN_WRITE_POLL_MS)
+      expect(sessions.validate(token, clock())?.user.unionid).toBe('union-1')
+      db.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('deleteAll ends cached sessions at once', () => {
+    const { sessions, clock, user } = setup()
+    const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
+    expect(sessions.validate(token, clock())).not.toBeNull()
+    expect(sessions.deleteAll()).toBe(1)
+    // Same poll window, and writes through this connection never trip the foreign-write check anyway.
+    expect(sessions.validate(token, clock())).toBeNull()
+    clock.advance(FOREIGN_WRITE_POLL_MS)
+    expect(sessions.validate(token, clock())).toBeNull()
+  })
+
   test('a user seen again at login is fresh in cached sessions', () => {
     const { sessions, clock, user } = setup()
     const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
