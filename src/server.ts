@@ -48,12 +48,14 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     trustProxy,
   })
   const { stores: wired } = auth
+  // The error handler comes last: it answers unknown routes without attaching itself to wxauth's
+  // hot routes, which Elysia would then compile as async.
   const api = new Elysia()
-    .onError(renderError)
     .use(auth)
     .use(createNotesRoutes({ notes: wired.notes, guard: auth.guard, clock }))
     .use(createHealthRoutes(wired))
     .use(metrics ? createMetricsRoute(metrics) : new Elysia())
+    .onError(renderError)
   return api.use(createApiDocs(api))
 }
 

@@ -50,7 +50,8 @@ export const SKEY_CHALLENGE: Record<string, string> = {
   SKEY_INVALID: 'Bearer realm="wxauth", error="invalid_token"',
 }
 
-function toAppError(code: string | number, error: unknown): AppError {
+/** Any failure as the AppError it is answered with; store outages and unexpected errors are logged. */
+export function toAppError(code: string | number, error: unknown): AppError {
   if (error instanceof AppError) return error
   // Elysia wraps anything thrown while parsing the body in a ParseError.
   const cause = (error as { cause?: unknown } | null)?.cause

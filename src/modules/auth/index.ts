@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import { Elysia } from 'elysia'
+import { type Context, Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, isoTime, systemClock } from '../../libs/clock'
 import { AppError, errors } from '../../libs/errors'
@@ -13,6 +13,7 @@ import { createOpenDataRoutes } from '../opendata'
 import { createGuard } from '../sessions'
 import type { Session } from '../sessions/model'
 import { type Stores, sqliteStores } from '../store/service'
+import type { User } from '../users/model'
 import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import { AuthModel } from './model'
@@ -99,37 +100,53 @@ export function wxauth({
   }
   const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
+  function verify({ user, session, set }: { user: User; session: Session; set: Context['set'] }) {
+    set.status = 204
+    set.headers['x-wxauth-user-id'] = String(user.id)
+    set.headers['x-wxauth-openid'] = user.openid
+    if (user.unionid !== null) set.headers['x-wxauth-unionid'] = user.unionid
+    set.headers['x-wxauth-expires-at'] = expiryOf(session)
+  }
+  const verifyOptions = {
+    auth: true,
+    detail: routeDoc({
+      summary: 'Forward auth: is this skey live? (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)',
+      description:
+        'Any method. 204 with the user in X-Wxauth-* response headers for the proxy to pass to your backend; otherwise the same 401 as every protected route.',
+      tag: 'auth',
+      auth: true,
+      success: {
+        204: { description: 'the skey is live; the user is in the X-Wxauth-* headers', headers: FORWARD_AUTH_HEADERS },
+      },
+    }),
+  } as const
+
+  // The two hot routes come before the error handler and the body limit: Elysia compiles a route with
+  // an onError into an async handler (an extra promise per request), and their guard and handler
+  // never throw. /auth/verify may receive the client's method and body from a proxy; it never reads it.
   const routes = new Elysia()
-    .use(errors())
     .use(guard)
-    // Before the body limit: a proxy may forward the client's method and body, which is never read.
-    .all(
-      '/auth/verify',
-      function verify({ user, session, set }) {
-        set.status = 204
-        set.headers['x-wxauth-user-id'] = String(user.id)
-        set.headers['x-wxauth-openid'] = user.openid
-        if (user.unionid !== null) set.headers['x-wxauth-unionid'] = user.unionid
-        set.headers['x-wxauth-expires-at'] = expiryOf(session)
+    .get(
+      '/auth/me',
+      function me({ user, session }) {
+        return { user: toPublicUser(user), expiresAt: expiryOf(session) }
       },
       {
         auth: true,
-        parse: 'none',
+        // No runtime response check here: it would cost more than the whole skey check (see BENCHMARKS.md).
         detail: routeDoc({
-          summary: 'Forward auth: is this skey live? (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)',
-          description:
-            'Any method. 204 with the user in X-Wxauth-* response headers for the proxy to pass to your backend; otherwise the same 401 as every protected route.',
+          summary: 'The user and expiry of this skey',
           tag: 'auth',
           auth: true,
-          success: {
-            204: {
-              description: 'the skey is live; the user is in the X-Wxauth-* headers',
-              headers: FORWARD_AUTH_HEADERS,
-            },
-          },
+          success: { 200: { description: 'the session is live', schema: AuthModel.meResponse } },
         }),
       },
     )
+    // GET (what proxies send) compiles to a plain function; any other method a proxy forwards, with
+    // whatever body, is answered the same without reading the body.
+    .get('/auth/verify', verify, verifyOptions)
+    .all('/auth/verify', verify, { ...verifyOptions, parse: 'none' })
+    .use(errors())
     .use(bodyLimit())
     .post(
       '/auth/login',
@@ -169,22 +186,6 @@ export function wxauth({
             502: ['WECHAT_UNAVAILABLE'],
             503: ['STORE_UNAVAILABLE'],
           },
-        }),
-      },
-    )
-    .get(
-      '/auth/me',
-      function me({ user, session }) {
-        return { user: toPublicUser(user), expiresAt: expiryOf(session) }
-      },
-      {
-        auth: true,
-        // No runtime response check here: it would cost more than the whole skey check (see BENCHMARKS.md).
-        detail: routeDoc({
-          summary: 'The user and expiry of this skey',
-          tag: 'auth',
-          auth: true,
-          success: { 200: { description: 'the session is live', schema: AuthModel.meResponse } },
         }),
       },
     )

@@ -1,7 +1,6 @@
 import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
-import { AppError, errorBody, SKEY_CHALLENGE, storeOutageOf, storeUnavailable } from '../../libs/errors'
-import { logger } from '../../libs/log'
+import { AppError, errorBody, SKEY_CHALLENGE, toAppError } from '../../libs/errors'
 import { errorCodeOf, userIdOf } from '../../libs/request-facts'
 import type { Stores } from '../store/service'
 import type { SessionWithUser } from './model'
@@ -37,14 +36,20 @@ export function skeyInvalid(): AppError {
 const skeyMissing = () =>
   new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
 
-/** A 401 the guard gives instead of the route's answer; built once, Elysia serialises the body per request. */
+/** An answer the guard gives instead of the route's; the two 401s are built once. */
 function refusal(error: AppError) {
-  return { code: error.code, answer: status(401, errorBody(error)) }
+  return { code: error.code, answer: status(error.status as 401 | 500 | 503, errorBody(error)) }
 }
 const MISSING = refusal(skeyMissing())
 const INVALID = refusal(skeyInvalid())
 
 type Refusal = typeof MISSING
+
+/**
+ * The guard never throws: a thrown error would reach the host's onError (or need one of ours on the
+ * route, which makes Elysia compile it async). A store outage → 503, anything else → 500, logged.
+ */
+const failureOf = (error: unknown): Refusal => refusal(toAppError('UNKNOWN', error))
 type SetHeaders = { headers: Record<string, string | number> }
 
 /** Marks the request as refused with `refused.code` (for the log) and sets the challenge header. */
@@ -70,18 +75,29 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
   // words async/await in it make every protected route await it. So it returns prebuilt answers and
   // plain objects only, and Bun folds `const x = f(); return x` back into `return f(`.
   function localResolver(sessions: LocalSessionStore) {
-    return function resolveSession({ request, set }: { request: Request; set: SetHeaders }) {
+    function check(request: Request): SessionWithUser | Refusal {
       const skey = readSkey(request.headers)
+      if (!skey) return MISSING
       const nowMs = clock()
-      let found = skey ? sessions.validate(skey, nowMs) : null
-      if (!found) {
-        const refused = skey ? INVALID : MISSING
-        noteRefusal(request, set, refused)
-        return refused.answer
+      const found = sessions.validate(skey, nowMs)
+      if (!found) return INVALID
+      if (!needsSlide(found, nowMs)) return found
+      const extended = sessions.extend(found.session, nowMs + ttlMs)
+      return { user: found.user, session: extended }
+    }
+    return function resolveSession({ request, set }: { request: Request; set: SetHeaders }) {
+      let checked: SessionWithUser | Refusal
+      try {
+        checked = check(request)
+      } catch (error) {
+        checked = failureOf(error)
       }
-      if (needsSlide(found, nowMs)) found = { user: found.user, session: sessions.extend(found.session, nowMs + ttlMs) }
-      userIdOf.set(request, found.user.id)
-      return { user: found.user, session: found.session }
+      if ('answer' in checked) {
+        noteRefusal(request, set, checked)
+        return checked.answer
+      }
+      userIdOf.set(request, checked.user.id)
+      return { user: checked.user, session: checked.session }
     }
   }
 
@@ -100,12 +116,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
       try {
         checked = await check(request)
       } catch (error) {
-        const store = storeOutageOf(error)
-        if (!store) throw error
-        logger().warn('store unavailable', { store, error: error instanceof Error ? error.message : String(error) })
-        const outage = storeUnavailable(store)
-        errorCodeOf.set(request, outage.code)
-        return status(503, errorBody(outage))
+        checked = failureOf(error)
       }
       if ('answer' in checked) {
         noteRefusal(request, set, checked)
