@@ -22,10 +22,10 @@ import {
   openDatabase,
   readConfig,
   type Stores,
+  servedWithTelemetry,
   sqliteStores,
   startSweeper,
   timedFetch,
-  withTelemetry,
 } from './server'
 
 const DEV_BANNER = `
@@ -129,7 +129,7 @@ async function serve(mode: Mode): Promise<void> {
         reusePort: false,
         development: false,
         idleTimeout: 30,
-        fetch: withTelemetry(app, { logger, metrics }),
+        ...servedWithTelemetry(app, { logger, metrics }),
       }),
     `cannot listen on ${config.host}:${config.port}`,
   )

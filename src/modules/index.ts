@@ -29,7 +29,7 @@ export {
   sqliteStores,
   withRedis,
 } from './store/service'
-export { createMetricsRoute, withTelemetry } from './telemetry'
+export { createMetricsRoute, servedWithTelemetry, withTelemetry } from './telemetry'
 export { createMetrics, type Metrics, timedFetch } from './telemetry/service'
 export { createUserStore } from './users/service'
 export type { PhoneInfo, TokenApi, WechatClient } from './wechat/model'

@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import { type Context, Elysia } from 'elysia'
+import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, isoTime, systemClock } from '../../libs/clock'
 import { AppError, errors } from '../../libs/errors'
@@ -51,6 +51,21 @@ function expiryOf(session: Session): string {
   return text
 }
 
+const forwardHeaders = new WeakMap<Session, { user: User; headers: Record<string, string> }>()
+/** What /auth/verify tells the proxy about a cached session, built once per session (and user row). */
+function forwardHeadersOf(user: User, session: Session): Record<string, string> {
+  const known = forwardHeaders.get(session)
+  if (known?.user === user) return known.headers
+  const headers: Record<string, string> = {
+    'x-wxauth-user-id': String(user.id),
+    'x-wxauth-openid': user.openid,
+    'x-wxauth-expires-at': expiryOf(session),
+  }
+  if (user.unionid !== null) headers['x-wxauth-unionid'] = user.unionid
+  forwardHeaders.set(session, { user, headers })
+  return headers
+}
+
 const whole = (value: number, min: number) => Number.isSafeInteger(value) && value >= min
 
 function storesOf(db: Database | undefined, stores: Stores | undefined): Stores {
@@ -100,12 +115,8 @@ export function wxauth({
   }
   const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
-  function verify({ user, session, set }: { user: User; session: Session; set: Context['set'] }) {
-    set.status = 204
-    set.headers['x-wxauth-user-id'] = String(user.id)
-    set.headers['x-wxauth-openid'] = user.openid
-    if (user.unionid !== null) set.headers['x-wxauth-unionid'] = user.unionid
-    set.headers['x-wxauth-expires-at'] = expiryOf(session)
+  function verify({ user, session }: { user: User; session: Session }) {
+    return new Response(null, { status: 204, headers: forwardHeadersOf(user, session) })
   }
   const verifyOptions = {
     auth: true,

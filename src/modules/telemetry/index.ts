@@ -1,4 +1,5 @@
-import { Elysia } from 'elysia'
+import { type AnyElysia, Elysia } from 'elysia'
+import { createBunRouteHandler } from 'elysia/adapter/bun/compose'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 import { errorCodeOf, userIdOf } from '../../libs/request-facts'
@@ -42,22 +43,22 @@ export function routeMatcher(routes: readonly { method: string; path: string }[]
   }
 }
 
+type Routed = { fetch: Handler; routes: readonly { method: string; path: string }[] }
+
 /**
- * Wraps the app's fetch once, outside Elysia's hook chain (a global hook makes Elysia compile a
+ * Wraps a request handler once, outside Elysia's hook chain (a global hook makes Elysia compile a
  * slower handler for every route). Every request gets an id (the caller's x-request-id when sane),
  * echoed in the response; once answered, one JSON log line (time, id, method, path without query,
  * status, duration, user id, error code) and the request metrics. Only the path is logged: the
  * query string and headers never reach a log line.
  */
-export function withTelemetry(
-  app: { fetch: Handler; routes: readonly { method: string; path: string }[] },
-  { logger, metrics }: TelemetryOptions,
-): Handler {
+function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
   const logRequests = logger.enabled('info')
   const routeOf = metrics ? routeMatcher(app.routes) : null
 
   function record(request: Request, response: Response, id: string, started: number): Response {
     response.headers.set('x-request-id', id)
+    if (!metrics && !logRequests) return response
     const { status } = response
     const code = errorCodeOf.get(request)
     const path = pathOf(request.url)
@@ -79,14 +80,39 @@ export function withTelemetry(
     return response
   }
 
-  return function observedFetch(request: Request): Answer {
-    const started = performance.now()
-    const id = requestIdOf(request.headers.get('x-request-id'))
-    // Looked up on every call: Elysia's first fetch compiles the router and replaces itself.
-    const answer = app.fetch(request)
-    if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started))
-    return record(request, answer, id, started)
+  return (handle: Handler): Handler =>
+    function observed(request: Request): Answer {
+      const started = performance.now()
+      const id = requestIdOf(request.headers.get('x-request-id'))
+      const answer = handle(request)
+      if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started))
+      return record(request, answer, id, started)
+    }
+}
+
+/** The app's fetch with the request id, access log and metrics: for tests and any Request-in, Response-out host. */
+export function withTelemetry(app: Routed, options: TelemetryOptions): Handler {
+  // Looked up on every call: Elysia's first fetch compiles the router and replaces itself.
+  return createObserver(app, options)((request) => app.fetch(request))
+}
+
+const NATIVE_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+
+/**
+ * `Bun.serve` options for the app, as `app.listen()` would build them but observed: each route with
+ * a fixed path gets its own entry in Bun's native `routes` (Elysia's per-route compiled handler,
+ * no router lookup), everything else goes through the app's fetch. Both through withTelemetry's
+ * observer.
+ */
+export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
+  const observe = createObserver(app, options)
+  const routes: Record<string, Record<string, Handler>> = {}
+  for (const route of app.router.history) {
+    if (!NATIVE_METHODS.has(route.method) || /[:*]/.test(route.path)) continue
+    const handler: Handler = createBunRouteHandler(app, route)
+    routes[route.path] = { ...routes[route.path], [route.method]: observe(handler) }
   }
+  return { routes, fetch: observe((request) => app.fetch(request)) }
 }
 
 /** GET /metrics, in Prometheus' text format (only with METRICS=true). */

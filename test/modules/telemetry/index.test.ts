@@ -6,6 +6,7 @@ import {
   createSessionStore,
   createWechatClient,
   openDatabase,
+  servedWithTelemetry,
   sqliteStores,
   timedFetch,
   withTelemetry,
@@ -138,5 +139,46 @@ describe('GET /metrics', () => {
     expect(text).toContain('wxauth_sweep_deleted_rows_total 3')
     expect(text).toContain('wxauth_wechat_call_duration_seconds_count{api="jscode2session"} 2')
     expect(text).toContain('wxauth_wechat_call_duration_seconds_bucket{api="jscode2session",le="+Inf"} 2')
+  })
+})
+
+describe('servedWithTelemetry (what the server listens with)', () => {
+  test('native routes and the fetch fallback both get the request id, one log line and the metrics', async () => {
+    const lines: Record<string, unknown>[] = []
+    const logger = createLogger('info', (line) => lines.push(JSON.parse(line)))
+    const stores = sqliteStores(openDatabase(':memory:'))
+    const clock = manualClock()
+    const { simulator, wechat } = simulatedWechat()
+    const metrics = createMetrics({ countLive: stores.sessions.countLive, clock })
+    const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0 } })
+    const served = servedWithTelemetry(app, { logger, metrics })
+    expect(Object.keys(served.routes)).toContain('/auth/me')
+    expect(Object.keys(served.routes)).not.toContain('/notes/:id')
+    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', ...served })
+    try {
+      const base = `http://127.0.0.1:${server.port}`
+      const login = await fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code: simulator.issueCode('nat') }),
+      })
+      const { skey, user } = (await login.json()) as { skey: string; user: { id: number } }
+      const me = await fetch(`${base}/auth/me`, { headers: { skey, 'x-request-id': 'native-1' } })
+      expect(me.headers.get('x-request-id')).toBe('native-1')
+      const gone = await fetch(`${base}/notes/7`, { method: 'DELETE', headers: { skey, 'x-request-id': 'fallback-1' } })
+      expect(gone.status).toBe(404)
+      expect(gone.headers.get('x-request-id')).toBe('fallback-1')
+      const requests = lines.filter((line) => line.msg === 'request')
+      expect(requests.map((line) => [line.path, line.status, line.userId])).toEqual([
+        ['/auth/login', 200, user.id],
+        ['/auth/me', 200, user.id],
+        ['/notes/7', 404, user.id],
+      ])
+      const text = await metrics.render()
+      expect(text).toContain('wxauth_http_requests_total{route="/auth/me",method="GET",status="200"} 1')
+      expect(text).toContain('wxauth_http_requests_total{route="/notes/:id",method="DELETE",status="404"} 1')
+    } finally {
+      server.stop(true)
+    }
   })
 })
