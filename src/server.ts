@@ -26,12 +26,12 @@ export interface AppDependencies {
   config?: Partial<
     Pick<Config, 'sessionTtlSeconds' | 'sessionSliding' | 'maxSessionsPerUser' | 'loginRateLimit' | 'trustProxy'>
   >
-  /** Serves GET /metrics when given; share it with the sweeper, the WeChat client and withTelemetry. */
+  /** Serves GET /metrics when given; share it with the sweeper, the WeChat client and servedWithTelemetry. */
   metrics?: Metrics
 }
 
 /**
- * The whole HTTP app, bound to no port: the entry point serves it (through withTelemetry), tests
+ * The whole HTTP app, bound to no port: the entry point serves it (through servedWithTelemetry), tests
  * call `app.handle()`. The app owns every route, so its error handler also answers unknown routes.
  */
 export function createApp({ db, stores, wechat, clock = systemClock, config = {}, metrics }: AppDependencies) {
@@ -48,14 +48,14 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     trustProxy,
   })
   const { stores: wired } = auth
-  // The error handler comes last: it answers unknown routes without attaching itself to wxauth's
-  // hot routes, which Elysia would then compile as async.
+  // The error handler comes after wxauth's routes (Elysia attaches a hook to the routes added after
+  // it, and would compile the hot ones async) and before the rest; it also answers unknown routes.
   const api = new Elysia()
     .use(auth)
+    .onError(renderError)
     .use(createNotesRoutes({ notes: wired.notes, guard: auth.guard, clock }))
     .use(createHealthRoutes(wired))
     .use(metrics ? createMetricsRoute(metrics) : new Elysia())
-    .onError(renderError)
   return api.use(createApiDocs(api))
 }
 

@@ -268,6 +268,25 @@ afterEach(async () => {
 
 describe('bun run start', () => {
   test(
+    'limits logins per client address: the server hands its socket address to the rate limiter',
+    async () => {
+      const server = await startServer(serverEnv({ LOGIN_RATE_LIMIT: '2' }))
+      try {
+        await login(server.baseUrl, simulator.issueCode('rate-1'))
+        await login(server.baseUrl, simulator.issueCode('rate-2'))
+        const third = await call(server.baseUrl, 'POST', '/auth/login', {
+          body: { code: simulator.issueCode('rate-3') },
+        })
+        expect(third).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } })
+        expect(server.child.stdout.text()).not.toContain('login rate limit off')
+      } finally {
+        await server.stop()
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
     'serves login, /auth/me, notes and /healthz, creating the database folder',
     async () => {
       expect(existsSync(dirname(dbPath))).toBe(false)

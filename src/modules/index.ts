@@ -10,7 +10,6 @@ export { createApiDocs } from './docs'
 export { createHealthRoutes } from './health'
 export { createNotesRoutes } from './notes'
 export { createNoteStore, createPostgresNoteStore } from './notes/service'
-export { createOpenDataRoutes } from './opendata'
 export { decodeBase64Strict, decryptOpenData, rawDataSignature, verifyRawData } from './opendata/service'
 export {
   createSessionStore,
@@ -29,7 +28,7 @@ export {
   sqliteStores,
   withRedis,
 } from './store/service'
-export { createMetricsRoute, servedWithTelemetry, withTelemetry } from './telemetry'
+export { servedWithTelemetry, withTelemetry } from './telemetry'
 export { createMetrics, type Metrics, timedFetch } from './telemetry/service'
 export { createUserStore } from './users/service'
 export type { PhoneInfo, TokenApi, WechatClient } from './wechat/model'

@@ -111,7 +111,7 @@ export function wxauth({
   function warnNoAddressOnce(): void {
     if (warnedNoAddress) return
     warnedNoAddress = true
-    logger().warn('login rate limit off: no client address (not served by Bun.serve and TRUST_PROXY is off)')
+    logger().warn('login rate limit off: no client address (Elysia has no server to ask and TRUST_PROXY is off)')
   }
   const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
@@ -156,7 +156,7 @@ export function wxauth({
     // GET (what proxies send) compiles to a plain function; any other method a proxy forwards, with
     // whatever body, is answered the same without reading the body.
     .get('/auth/verify', verify, verifyOptions)
-    .all('/auth/verify', verify, { ...verifyOptions, parse: 'none' })
+    .all('/auth/verify', verify, { ...verifyOptions, parse: 'none', detail: { ...verifyOptions.detail, hide: true } })
     .use(errors())
     .use(bodyLimit())
     .post(

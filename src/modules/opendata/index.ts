@@ -1,6 +1,4 @@
 import { Elysia } from 'elysia'
-import { bodyLimit } from '../../libs/body-limit'
-import { errors } from '../../libs/errors'
 import { routeDoc } from '../../libs/openapi'
 import type { AccessTokenManager } from '../access-token/service'
 import { type Guard, skeyInvalid } from '../sessions'
@@ -26,81 +24,82 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
     return sessionKey
   }
 
-  return new Elysia({ name: 'wxauth.opendata', prefix: '/wechat' })
-    .use(errors())
-    .use(bodyLimit())
-    .use(guard)
-    .post(
-      '/decrypt',
-      async ({ body, session }) => ({ data: decryptOpenData(body, await sessionKeyOf(session), wechat.appid) }),
-      {
-        auth: true,
-        body: OpenDataModel.decryptBody,
-        response: { 200: OpenDataModel.decryptResponse },
-        detail: routeDoc({
-          summary: "Decrypt encryptedData with this session's session_key",
-          description:
-            'AES-128-CBC, PKCS#7; the watermark must carry our appid. DECRYPT_FAILED usually means the data was encrypted under another session_key: log in again, then fetch the data again.',
-          tag: 'wechat',
+  return (
+    new Elysia({ name: 'wxauth.opendata', prefix: '/wechat' })
+      // Only mounted inside wxauth(), after its error handler and body limit.
+      .use(guard)
+      .post(
+        '/decrypt',
+        async ({ body, session }) => ({ data: decryptOpenData(body, await sessionKeyOf(session), wechat.appid) }),
+        {
           auth: true,
-          body: true,
-          errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'] },
+          body: OpenDataModel.decryptBody,
+          response: { 200: OpenDataModel.decryptResponse },
+          detail: routeDoc({
+            summary: "Decrypt encryptedData with this session's session_key",
+            description:
+              'AES-128-CBC, PKCS#7; the watermark must carry our appid. DECRYPT_FAILED usually means the data was encrypted under another session_key: log in again, then fetch the data again.',
+            tag: 'wechat',
+            auth: true,
+            body: true,
+            errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'] },
+          }),
+        },
+      )
+      .post(
+        '/verify',
+        async ({ body, session }) => ({
+          valid: true as const,
+          data: verifyRawData(body.rawData, body.signature, await sessionKeyOf(session)),
         }),
-      },
-    )
-    .post(
-      '/verify',
-      async ({ body, session }) => ({
-        valid: true as const,
-        data: verifyRawData(body.rawData, body.signature, await sessionKeyOf(session)),
-      }),
-      {
-        auth: true,
-        body: OpenDataModel.verifyBody,
-        response: { 200: OpenDataModel.verifyResponse },
-        detail: routeDoc({
-          summary: 'Check a rawData signature',
-          description: 'sha1(rawData + session_key) as lowercase hex, compared in constant time.',
-          tag: 'wechat',
+        {
           auth: true,
-          body: true,
-          errors: { 400: ['SIGNATURE_INVALID'] },
-        }),
-      },
-    )
-    .post(
-      '/phone',
-      // The number is returned, never stored.
-      ({ body, user }) => tokens.withToken((token) => wechat.getPhoneNumber(token, body.code, user.openid)),
-      {
-        auth: true,
-        body: OpenDataModel.phoneBody,
-        response: { 200: OpenDataModel.phoneResponse },
-        detail: routeDoc({
-          summary: "The user's phone number for a getPhoneNumber code",
-          description: 'Returned, never stored.',
-          tag: 'wechat',
+          body: OpenDataModel.verifyBody,
+          response: { 200: OpenDataModel.verifyResponse },
+          detail: routeDoc({
+            summary: 'Check a rawData signature',
+            description: 'sha1(rawData + session_key) as lowercase hex, compared in constant time.',
+            tag: 'wechat',
+            auth: true,
+            body: true,
+            errors: { 400: ['SIGNATURE_INVALID'] },
+          }),
+        },
+      )
+      .post(
+        '/phone',
+        // The number is returned, never stored.
+        ({ body, user }) => tokens.withToken((token) => wechat.getPhoneNumber(token, body.code, user.openid)),
+        {
           auth: true,
-          body: true,
-          errors: { 400: ['PHONE_CODE_INVALID'], 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
-        }),
-      },
-    )
-    .get(
-      '/session-key',
-      async ({ user, session }) => {
-        const sessionKey = await sessionKeyOf(session)
-        return { valid: await tokens.withToken((token) => wechat.checkSessionKey(token, user.openid, sessionKey)) }
-      },
-      {
-        auth: true,
-        response: { 200: OpenDataModel.sessionKeyResponse },
-        detail: routeDoc({
-          summary: "Is this session's session_key still the user's current one?",
-          tag: 'wechat',
+          body: OpenDataModel.phoneBody,
+          response: { 200: OpenDataModel.phoneResponse },
+          detail: routeDoc({
+            summary: "The user's phone number for a getPhoneNumber code",
+            description: 'Returned, never stored.',
+            tag: 'wechat',
+            auth: true,
+            body: true,
+            errors: { 400: ['PHONE_CODE_INVALID'], 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
+          }),
+        },
+      )
+      .get(
+        '/session-key',
+        async ({ user, session }) => {
+          const sessionKey = await sessionKeyOf(session)
+          return { valid: await tokens.withToken((token) => wechat.checkSessionKey(token, user.openid, sessionKey)) }
+        },
+        {
           auth: true,
-          errors: { 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
-        }),
-      },
-    )
+          response: { 200: OpenDataModel.sessionKeyResponse },
+          detail: routeDoc({
+            summary: "Is this session's session_key still the user's current one?",
+            tag: 'wechat',
+            auth: true,
+            errors: { 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
+          }),
+        },
+      )
+  )
 }

@@ -38,7 +38,8 @@ const skeyMissing = () =>
 
 /** An answer the guard gives instead of the route's; the two 401s are built once. */
 function refusal(error: AppError) {
-  return { code: error.code, answer: status(error.status as 401 | 500 | 503, errorBody(error)) }
+  // Frozen: the 401s are shared by every refused request, so a host hook must not be able to edit them.
+  return { code: error.code, answer: status(error.status as 401 | 500 | 503, Object.freeze(errorBody(error))) }
 }
 const MISSING = refusal(skeyMissing())
 const INVALID = refusal(skeyInvalid())

@@ -27,7 +27,7 @@ function pathOf(url: string): string {
 }
 
 /** The route pattern (`/notes/:id`) a method and path were served by, for metric labels. */
-export function routeMatcher(routes: readonly { method: string; path: string }[]) {
+function routeMatcher(routes: readonly { method: string; path: string }[]) {
   const exact = new Set<string>()
   const patterns: { method: string; path: string; regex: RegExp }[] = []
   for (const { method, path } of routes) {
@@ -105,6 +105,9 @@ const NATIVE_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
  * observer.
  */
 export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
+  // As app.listen() does: the per-route handlers then share the compiled error handler. Before any
+  // server is attached, since compile() reloads an attached server with the app's own fetch.
+  app.compile()
   const observe = createObserver(app, options)
   const routes: Record<string, Record<string, Handler>> = {}
   for (const route of app.router.history) {

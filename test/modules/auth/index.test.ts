@@ -423,3 +423,54 @@ describe('login rate limit per client IP', () => {
     }
   })
 })
+
+describe('/auth/verify (forward auth)', () => {
+  test('a live skey → 204 with the user in X-Wxauth-* headers and no body; any method, any body', async () => {
+    const ctx = await testApp()
+    const { skey, user, expiresAt } = await login(ctx)
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['HEAD', undefined],
+      ['POST', 'not json at all'],
+      ['PUT', 'x'.repeat(100_000)],
+    ] as const) {
+      const response = await ctx.app.handle(
+        new Request('http://localhost/auth/verify', { method, headers: { authorization: `Bearer ${skey}` }, body }),
+      )
+      expect(response.status, method).toBe(204)
+      expect(await response.text()).toBe('')
+      expect(response.headers.get('x-wxauth-user-id')).toBe(String(user.id))
+      expect(response.headers.get('x-wxauth-openid')).toBe(user.openid)
+      expect(response.headers.get('x-wxauth-expires-at')).toBe(expiresAt)
+      expect(response.headers.has('x-wxauth-unionid')).toBe(false)
+    }
+  })
+
+  test('X-Wxauth-Unionid only for a user who has one', async () => {
+    const ctx = await testApp()
+    const response = await ctx.app.handle(
+      jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('u', { unionid: true }) }),
+    )
+    const { skey, user } = (await response.json()) as { skey: string; user: { unionid: string } }
+    expect(user.unionid).toBeString()
+    const verified = await ctx.app.handle(jsonRequest('GET', '/auth/verify', undefined, { skey }))
+    expect(verified.headers.get('x-wxauth-unionid')).toBe(user.unionid)
+  })
+
+  test('no skey, a bad one or a logged-out one → the same 401 as every protected route', async () => {
+    const ctx = await testApp()
+    const { skey } = await login(ctx)
+    await ctx.app.handle(jsonRequest('POST', '/auth/logout', undefined, { skey }))
+    for (const [headers, code] of [
+      [{}, 'SKEY_MISSING'],
+      [{ skey: 'x'.repeat(43) }, 'SKEY_INVALID'],
+      [{ skey }, 'SKEY_INVALID'],
+    ] as const) {
+      const response = await ctx.app.handle(jsonRequest('GET', '/auth/verify', undefined, headers))
+      expect(response.status).toBe(401)
+      expect(response.headers.get('www-authenticate')).toStartWith('Bearer realm="wxauth"')
+      expect(response.headers.has('x-wxauth-user-id')).toBe(false)
+      expect(await response.json()).toEqual({ code, msg: expect.any(String) })
+    }
+  })
+})

@@ -8,10 +8,15 @@ test('the guard runs without an await: Elysia compiles protected routes to call 
     db: openDatabase(':memory:'),
     wechat: simulatedWechat().wechat,
   })
-  const route = app.routes.find((candidate) => candidate.path === '/auth/me') as unknown as { compile(): unknown }
-  const compiled = String(route.compile())
-  expect(compiled).toContain('resolved=e.beforeHandle[0](c)')
-  expect(compiled).not.toContain('resolved=await')
+  for (const path of ['/auth/me', '/auth/verify']) {
+    const route = app.routes.find((candidate) => candidate.path === path && candidate.method === 'GET') as unknown as {
+      compile(): unknown
+    }
+    const compiled = String(route.compile())
+    expect(compiled, path).toContain('resolved=e.beforeHandle[0](c)')
+    expect(compiled, path).not.toContain('await')
+    expect(compiled, path).toStartWith('function')
+  }
 })
 
 test('readSkey: the skey header first, then a case-insensitive Bearer, never anything else', () => {
