@@ -8,7 +8,7 @@ import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
 import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import { userIdOf } from '../../libs/request-facts'
 import { createAccessTokenManager } from '../access-token/service'
-import { DEFAULTS } from '../config/model'
+import { DEFAULTS, LIMITS } from '../config/model'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard } from '../sessions'
 import type { Session } from '../sessions/model'
@@ -20,7 +20,7 @@ import { AuthModel } from './model'
 import { createLoginService } from './service'
 import { redisLoginReplay } from './shared-replay'
 
-/** The options of `wxauth()`; the names and defaults are those of Config (see README: Configuration). */
+/** The options of `wxauth()`: the names of Config, the defaults and ranges of its variables (README: Configuration). */
 export interface WxauthOptions {
   /** An open SQLite database with wxauth's schema (see openDatabase); or pass `stores`. */
   db?: Database
@@ -28,15 +28,15 @@ export interface WxauthOptions {
   stores?: Stores
   wechat: WechatClient
   clock?: Clock
-  /** How long a session lives, in seconds. Default 7200. */
+  /** How long a session lives, in seconds (SESSION_TTL). */
   sessionTtlSeconds?: number
-  /** A request in the second half of a session's life renews it for another TTL. Default false. */
+  /** A request in the second half of a session's life renews it for another TTL (SESSION_SLIDING). */
   sessionSliding?: boolean
-  /** A login beyond this many sessions of one user ends the oldest. Default 10. */
+  /** A login beyond this many sessions of one user ends the oldest (MAX_SESSIONS_PER_USER). */
   maxSessionsPerUser?: number
-  /** Logins per minute per client IP (0: no limit). Default 20. */
+  /** Logins per minute per client IP, 0: no limit (LOGIN_RATE_LIMIT). */
   loginRateLimit?: number
-  /** Believe X-Forwarded-For (only behind a reverse proxy you run). Default false. */
+  /** Believe X-Forwarded-For, only behind a reverse proxy you run (TRUST_PROXY). */
   trustProxy?: boolean
 }
 
@@ -66,7 +66,11 @@ function forwardHeadersOf(user: User, session: Session): Record<string, string> 
   return headers
 }
 
-const whole = (value: number, min: number) => Number.isSafeInteger(value) && value >= min
+/** Refuses a setting outside the range the environment allows for it (config LIMITS). */
+function requireWhole(name: string, value: number, [min, max]: readonly [number, number]): void {
+  if (Number.isSafeInteger(value) && value >= min && value <= max) return
+  throw new Error(`wxauth: ${name} must be a whole number from ${min} to ${max}`)
+}
 
 function storesOf(db: Database | undefined, stores: Stores | undefined): Stores {
   if (stores) return stores
@@ -92,9 +96,9 @@ export function wxauth({
   loginRateLimit = DEFAULTS.LOGIN_RATE_LIMIT,
   trustProxy = DEFAULTS.TRUST_PROXY,
 }: WxauthOptions) {
-  if (!whole(sessionTtlSeconds, 1)) throw new Error('wxauth: sessionTtlSeconds must be a positive whole number')
-  if (!whole(maxSessionsPerUser, 1)) throw new Error('wxauth: maxSessionsPerUser must be a positive whole number')
-  if (!whole(loginRateLimit, 0)) throw new Error('wxauth: loginRateLimit must be a whole number (0 turns it off)')
+  requireWhole('sessionTtlSeconds', sessionTtlSeconds, LIMITS.SESSION_TTL)
+  requireWhole('maxSessionsPerUser', maxSessionsPerUser, LIMITS.MAX_SESSIONS_PER_USER)
+  requireWhole('loginRateLimit (0 turns it off)', loginRateLimit, LIMITS.LOGIN_RATE_LIMIT)
   const stores = storesOf(db, given)
   const { sessions } = stores
   const guard = createGuard({ stores, clock, slidingTtlSeconds: sessionSliding ? sessionTtlSeconds : undefined })

@@ -48,5 +48,15 @@ export const DEFAULTS = {
   METRICS: false,
 } as const
 
+const DAY_SECONDS = 24 * 60 * 60
+
+/** The whole numbers each session-policy setting may take, for the environment and for wxauth() alike: [min, max]. */
+export const LIMITS = {
+  SESSION_TTL: [1, 365 * DAY_SECONDS],
+  SWEEP_INTERVAL: [1, DAY_SECONDS],
+  MAX_SESSIONS_PER_USER: [1, 10_000],
+  LOGIN_RATE_LIMIT: [0, 1_000_000],
+} as const
+
 /** Credentials `bun run dev` uses with the built-in simulator; never valid at WeChat. */
 export const SIMULATOR_CREDENTIALS = { appid: 'wx_simulator_appid', secret: 'simulator-secret' } as const

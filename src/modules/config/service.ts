@@ -1,4 +1,4 @@
-import { type Config, DEFAULTS, LOG_LEVELS, type Mode, SIMULATOR_CREDENTIALS } from './model'
+import { type Config, DEFAULTS, LIMITS, LOG_LEVELS, type Mode, SIMULATOR_CREDENTIALS } from './model'
 
 export type Env = Record<string, string | undefined>
 
@@ -69,7 +69,6 @@ function readCredentials(env: Env, mode: Mode): { appid: string; secret: string 
 
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function readConfig(env: Env, mode: Mode): Config {
-  const DAY_SECONDS = 24 * 60 * 60
   return {
     port: readInteger(env, 'PORT', DEFAULTS.PORT, 0, 65535),
     host: readString(env, 'HOST', DEFAULTS.HOST),
@@ -82,11 +81,16 @@ export function readConfig(env: Env, mode: Mode): Config {
       timeoutMs: readInteger(env, 'WECHAT_TIMEOUT_MS', DEFAULTS.WECHAT_TIMEOUT_MS, 1, 120_000),
       tokenApi: readChoice(env, 'WECHAT_TOKEN_API', ['stable', 'classic'], DEFAULTS.WECHAT_TOKEN_API),
     },
-    sessionTtlSeconds: readInteger(env, 'SESSION_TTL', DEFAULTS.SESSION_TTL, 1, 365 * DAY_SECONDS),
-    sweepIntervalSeconds: readInteger(env, 'SWEEP_INTERVAL', DEFAULTS.SWEEP_INTERVAL, 1, DAY_SECONDS),
+    sessionTtlSeconds: readInteger(env, 'SESSION_TTL', DEFAULTS.SESSION_TTL, ...LIMITS.SESSION_TTL),
+    sweepIntervalSeconds: readInteger(env, 'SWEEP_INTERVAL', DEFAULTS.SWEEP_INTERVAL, ...LIMITS.SWEEP_INTERVAL),
     sessionSliding: readBoolean(env, 'SESSION_SLIDING', DEFAULTS.SESSION_SLIDING),
-    maxSessionsPerUser: readInteger(env, 'MAX_SESSIONS_PER_USER', DEFAULTS.MAX_SESSIONS_PER_USER, 1, 10_000),
-    loginRateLimit: readInteger(env, 'LOGIN_RATE_LIMIT', DEFAULTS.LOGIN_RATE_LIMIT, 0, 1_000_000),
+    maxSessionsPerUser: readInteger(
+      env,
+      'MAX_SESSIONS_PER_USER',
+      DEFAULTS.MAX_SESSIONS_PER_USER,
+      ...LIMITS.MAX_SESSIONS_PER_USER,
+    ),
+    loginRateLimit: readInteger(env, 'LOGIN_RATE_LIMIT', DEFAULTS.LOGIN_RATE_LIMIT, ...LIMITS.LOGIN_RATE_LIMIT),
     trustProxy: readBoolean(env, 'TRUST_PROXY', DEFAULTS.TRUST_PROXY),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, DEFAULTS.LOG_LEVEL),
     metrics: readBoolean(env, 'METRICS', DEFAULTS.METRICS),

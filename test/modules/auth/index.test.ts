@@ -274,6 +274,8 @@ test.each([
   [{ maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],
   [{ maxSessionsPerUser: 2.5 }, 'maxSessionsPerUser'],
   [{ loginRateLimit: -1 }, 'loginRateLimit'],
+  [{ sessionTtlSeconds: 366 * 24 * 3600 }, 'sessionTtlSeconds must be a whole number from 1 to 31536000'],
+  [{ maxSessionsPerUser: 10_001 }, 'maxSessionsPerUser'],
 ])('wxauth(%j) refuses to start', (options, name) => {
   const { wechat } = simulatedWechat()
   expect(() => wxauth({ db: openDatabase(':memory:'), wechat, ...options })).toThrow(name)
