@@ -167,47 +167,25 @@ describe('session cache', () => {
     expect(sessions.validate(token, clock())).toBeNull()
   })
 
-  test('sees a revocation by another process within the poll interval', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wxauth-cache-'))
-    try {
-      const path = join(dir, 'wxauth.db')
-      const db = openDatabase(path)
-      const sessions = createSessionStore(db)
-      const clock = manualClock()
-      const user = sessions.users.upsert('openid-1', null, clock())
+  test('sees a revocation by another process within the poll interval', () =>
+    withFileSessions(async ({ path, db, sessions, clock, user }) => {
       const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
       expect(sessions.validate(token, clock())).not.toBeNull()
-      const other = new Database(path)
-      other.run('DELETE FROM sessions')
-      other.close()
+      writeFromAnotherConnection(path, 'DELETE FROM sessions')
       clock.advance(FOREIGN_WRITE_POLL_MS)
       expect(sessions.validate(token, clock())).toBeNull()
       db.close()
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+    }))
 
-  test('sees a change to the user by another process within the poll interval', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wxauth-cache-'))
-    try {
-      const path = join(dir, 'wxauth.db')
-      const db = openDatabase(path)
-      const sessions = createSessionStore(db)
-      const clock = manualClock()
-      const user = sessions.users.upsert('openid-1', null, clock())
+  test('sees a change to the user by another process within the poll interval', () =>
+    withFileSessions(async ({ path, db, sessions, clock, user }) => {
       const { token } = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 3600 })
       expect(sessions.validate(token, clock())?.user.unionid).toBeNull()
-      const other = new Database(path)
-      other.run('UPDATE users SET unionid = ? WHERE id = ?', ['union-1', user.id])
-      other.close()
+      writeFromAnotherConnection(path, `UPDATE users SET unionid = 'union-1' WHERE id = ${user.id}`)
       clock.advance(FOREIGN_WRITE_POLL_MS)
       expect(sessions.validate(token, clock())?.user.unionid).toBe('union-1')
       db.close()
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
+    }))
 
   test('deleteAll ends cached sessions at once', () => {
     const { sessions, clock, user } = setup()
@@ -262,6 +240,13 @@ async function withFileSessions(
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** A write through a second connection to the same file, as another process (the admin CLI) makes it. */
+function writeFromAnotherConnection(path: string, sql: string): void {
+  const other = new Database(path)
+  other.run(sql)
+  other.close()
 }
 
 /** Thread id → nice value, for every thread of this process (field 19 of /proc/self/task/<id>/stat). */
