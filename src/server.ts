@@ -48,14 +48,15 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     trustProxy,
   })
   const { stores: wired } = auth
-  // The error handler comes after wxauth's routes (Elysia attaches a hook to the routes added after
-  // it, and would compile the hot ones async) and before the rest; it also answers unknown routes.
+  // Every plugin brings its own error handler for its routes. This one comes last, so it attaches to
+  // no route (Elysia would compile wxauth's hot routes async, and the others would run two): it
+  // answers unknown routes.
   const api = new Elysia()
     .use(auth)
-    .onError(renderError)
     .use(createNotesRoutes({ notes: wired.notes, guard: auth.guard, clock }))
     .use(createHealthRoutes(wired))
     .use(metrics ? createMetricsRoute(metrics) : new Elysia())
+    .onError(renderError)
   return api.use(createApiDocs(api))
 }
 

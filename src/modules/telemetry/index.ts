@@ -1,5 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
 import { createBunRouteHandler } from 'elysia/adapter/bun/compose'
+import { errors } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 import { errorCodeOf, userIdOf } from '../../libs/request-facts'
@@ -120,7 +121,7 @@ export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
 
 /** GET /metrics, in Prometheus' text format (only with METRICS=true). */
 export function createMetricsRoute(metrics: Metrics) {
-  return new Elysia({ name: 'wxauth.metrics' }).get(
+  return new Elysia({ name: 'wxauth.metrics' }).use(errors()).get(
     '/metrics',
     ({ set }) => {
       set.headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8'
