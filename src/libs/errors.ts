@@ -45,7 +45,7 @@ export interface ErrorBody {
 }
 
 /** The WWW-Authenticate challenge (RFC 6750) that goes with each 401 of the skey check. */
-export const SKEY_CHALLENGE: Record<string, string> = {
+const SKEY_CHALLENGE: Record<string, string> = {
   SKEY_MISSING: 'Bearer realm="wxauth"',
   SKEY_INVALID: 'Bearer realm="wxauth", error="invalid_token"',
 }
@@ -90,6 +90,17 @@ export function errorBody(appError: AppError): ErrorBody {
   return body
 }
 
+/** Remembers the error code a request is answered with (request log, metrics); adds the skey challenge to the 401s. */
+export function noteErrorAnswer(
+  request: Request,
+  set: { headers: Record<string, string | number> },
+  code: string,
+): void {
+  errorCodeOf.set(request, code)
+  const challenge = SKEY_CHALLENGE[code]
+  if (challenge) set.headers['www-authenticate'] = challenge
+}
+
 /** Turns any failure into `{ code, msg }` with its status; remembers the code for the request log. */
 export function renderError({
   code,
@@ -103,10 +114,8 @@ export function renderError({
   request: Request
 }): ErrorBody {
   const appError = toAppError(code, error)
-  errorCodeOf.set(request, appError.code)
+  noteErrorAnswer(request, set, appError.code)
   set.status = appError.status
-  const challenge = SKEY_CHALLENGE[appError.code]
-  if (challenge) set.headers['www-authenticate'] = challenge
   return errorBody(appError)
 }
 

@@ -1,7 +1,7 @@
 import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
-import { AppError, errorBody, SKEY_CHALLENGE, toAppError } from '../../libs/errors'
-import { errorCodeOf, userIdOf } from '../../libs/request-facts'
+import { AppError, errorBody, noteErrorAnswer, toAppError } from '../../libs/errors'
+import { userIdOf } from '../../libs/request-facts'
 import type { Stores } from '../store/service'
 import type { SessionWithUser } from './model'
 import type { LocalSessionStore, SessionStore } from './service'
@@ -53,13 +53,6 @@ type Refusal = typeof MISSING
 const failureOf = (error: unknown): Refusal => refusal(toAppError('UNKNOWN', error))
 type SetHeaders = { headers: Record<string, string | number> }
 
-/** Marks the request as refused with `refused.code` (for the log) and sets the challenge header. */
-function noteRefusal(request: Request, set: SetHeaders, refused: Refusal): void {
-  errorCodeOf.set(request, refused.code)
-  const challenge = SKEY_CHALLENGE[refused.code]
-  if (challenge) set.headers['www-authenticate'] = challenge
-}
-
 /**
  * The one skey check. Routes opt in with `{ auth: true }` and receive `user` and `session`.
  * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID; a store that does
@@ -94,7 +87,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
         checked = failureOf(error)
       }
       if ('answer' in checked) {
-        noteRefusal(request, set, checked)
+        noteErrorAnswer(request, set, checked.code)
         return checked.answer
       }
       userIdOf.set(request, checked.user.id)
@@ -120,7 +113,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
         checked = failureOf(error)
       }
       if ('answer' in checked) {
-        noteRefusal(request, set, checked)
+        noteErrorAnswer(request, set, checked.code)
         return checked.answer
       }
       userIdOf.set(request, checked.user.id)
