@@ -3,7 +3,7 @@ import { systemClock } from './libs/clock'
 import { createLogger, type Logger, setLogger } from './libs/log'
 import { type Command, parseCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
-import { describeUrl, runAdmin } from './modules/admin/run'
+import { cannotReach, describeUrl, messageOf, runAdmin } from './modules/admin/run'
 import { schemaVersion } from './modules/db/service'
 import type { Sweeper } from './modules/sessions/service'
 import { StoreConnectError } from './modules/store/service'
@@ -49,8 +49,6 @@ function loadConfig(mode: Mode): Config {
   }
 }
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
-
 /** Start-up failures the operator can fix end in one line, not a stack trace. */
 function orExit<T>(step: () => T, what: string): T {
   try {
@@ -75,8 +73,6 @@ async function orExitLater<T>(step: Promise<T>, what: string): Promise<T> {
     exit(1)
   }
 }
-
-const cannotReach = (variable: string, url: string) => `cannot reach ${variable} (${describeUrl(url)})`
 
 /** SQLite at DATABASE_PATH unless DATABASE_URL / REDIS_URL say otherwise; unreachable → exit 1 naming the variable. */
 async function openStores(config: Config): Promise<Stores> {

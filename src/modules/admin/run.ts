@@ -12,7 +12,7 @@ import { createAdminService } from './service'
 /** A store the admin commands will not work on: one line on stderr, exit code 1. */
 class Refusal extends Error {}
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+export const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 /** Where the store lives, without any password the URL may hold. */
 export function describeUrl(url: string): string {
@@ -20,11 +20,14 @@ export function describeUrl(url: string): string {
   return `${protocol}//${host}${pathname}`
 }
 
+/** The start-up and admin failure for a store URL, without its password. */
+export const cannotReach = (variable: string, url: string) => `cannot reach ${variable} (${describeUrl(url)})`
+
 async function reach<T>(step: Promise<T>, variable: 'DATABASE_URL' | 'REDIS_URL', url: string): Promise<T> {
   try {
     return await step
   } catch (error) {
-    throw new Refusal(`cannot reach ${variable} (${describeUrl(url)}): ${messageOf(error)}`)
+    throw new Refusal(`${cannotReach(variable, url)}: ${messageOf(error)}`)
   }
 }
 
