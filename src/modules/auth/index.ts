@@ -5,6 +5,7 @@ import { type Clock, isoTime, systemClock } from '../../libs/clock'
 import { AppError, errors } from '../../libs/errors'
 import { logger } from '../../libs/log'
 import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
+import { plainRoute } from '../../libs/plain-route'
 import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import { userIdOf } from '../../libs/request-facts'
 import { createAccessTokenManager } from '../access-token/service'
@@ -119,11 +120,18 @@ export function wxauth({
   }
   const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
-  function verify({ user, session }: { user: User; session: Session }) {
-    return new Response(null, { status: 204, headers: forwardHeadersOf(user, session) })
-  }
+  const me = plainRoute(function me(request) {
+    return guard.answer(request, ({ user, session }) =>
+      Response.json({ user: toPublicUser(user), expiresAt: expiryOf(session) }),
+    )
+  })
+  const verify = plainRoute(function verify(request) {
+    return guard.answer(
+      request,
+      ({ user, session }) => new Response(null, { status: 204, headers: forwardHeadersOf(user, session) }),
+    )
+  })
   const verifyOptions = {
-    auth: true,
     detail: routeDoc({
       summary: 'Forward auth: is this skey live? (nginx auth_request, Caddy forward_auth, Traefik ForwardAuth)',
       description:
@@ -136,27 +144,21 @@ export function wxauth({
     }),
   } as const
 
-  // The two hot routes come before the error handler and the body limit: Elysia compiles a route with
-  // an onError into an async handler (an extra promise per request), and their guard and handler
-  // never throw. /auth/verify may receive the client's method and body from a proxy; it never reads it.
+  // The two hot routes are plain (the guard's check, then a Response) and come before the error handler
+  // and the body limit: they never throw, and with no hooks the standalone server runs them without
+  // Elysia's per-request context. /auth/verify may receive the client's method and body from a proxy;
+  // it never reads it.
   const routes = new Elysia()
     .use(guard)
-    .get(
-      '/auth/me',
-      function me({ user, session }) {
-        return { user: toPublicUser(user), expiresAt: expiryOf(session) }
-      },
-      {
+    .get('/auth/me', me, {
+      // No runtime response check here: it would cost more than the whole skey check (see BENCHMARKS.md).
+      detail: routeDoc({
+        summary: 'The user and expiry of this skey',
+        tag: 'auth',
         auth: true,
-        // No runtime response check here: it would cost more than the whole skey check (see BENCHMARKS.md).
-        detail: routeDoc({
-          summary: 'The user and expiry of this skey',
-          tag: 'auth',
-          auth: true,
-          success: { 200: { description: 'the session is live', schema: AuthModel.meResponse } },
-        }),
-      },
-    )
+        success: { 200: { description: 'the session is live', schema: AuthModel.meResponse } },
+      }),
+    })
     // GET (what proxies send) compiles to a plain function; any other method a proxy forwards, with
     // whatever body, is answered the same without reading the body.
     .get('/auth/verify', verify, verifyOptions)

@@ -39,7 +39,13 @@ const skeyMissing = () =>
 /** An answer the guard gives instead of the route's; the two 401s are built once. */
 function refusal(error: AppError) {
   // Frozen: the 401s are shared by every refused request, so a host hook must not be able to edit them.
-  return { code: error.code, answer: status(error.status as 401 | 500 | 503, Object.freeze(errorBody(error))) }
+  const body = Object.freeze(errorBody(error))
+  return {
+    code: error.code,
+    status: error.status,
+    text: JSON.stringify(body),
+    answer: status(error.status as 401 | 500 | 503, body),
+  }
 }
 const MISSING = refusal(skeyMissing())
 const INVALID = refusal(skeyInvalid())
@@ -53,6 +59,16 @@ type Refusal = typeof MISSING
 const failureOf = (error: unknown): Refusal => refusal(toAppError('UNKNOWN', error))
 type SetHeaders = { headers: Record<string, string | number> }
 
+/** A refusal as a Response of its own, for a plain route: what Elysia would make of `refused.answer`. */
+function refusedResponse(request: Request, refused: Refusal): Response {
+  const set: SetHeaders = { headers: { 'content-type': 'application/json' } }
+  noteErrorAnswer(request, set, refused.code)
+  return new Response(refused.text, { status: refused.status, headers: set.headers as Record<string, string> })
+}
+
+/** What a plain route answers for a request whose skey checked out. */
+export type SessionAnswer = (found: SessionWithUser, request: Request) => Response
+
 /**
  * The one skey check. Routes opt in with `{ auth: true }` and receive `user` and `session`.
  * Missing → 401 SKEY_MISSING; unknown, logged out or expired → 401 SKEY_INVALID; a store that does
@@ -64,11 +80,18 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
   /** At most one write per session per half-TTL: only a session past its half-life is renewed. */
   const needsSlide = (found: SessionWithUser, nowMs: number) => ttlMs > 0 && found.session.expiresAt - nowMs < ttlMs / 2
 
+  /** The plain-route end of a check: the refusal as a Response, or `respond`'s answer for the user. */
+  function answerChecked(request: Request, checked: SessionWithUser | Refusal, respond: SessionAnswer): Response {
+    if ('answer' in checked) return refusedResponse(request, checked)
+    userIdOf.set(request, checked.user.id)
+    return respond(checked, request)
+  }
+
   // SQLite answers in the same tick, so this resolver never awaits (an awaited hook costs every
   // protected request). Elysia decides "async" from the hook's source text: any `return f(` or the
   // words async/await in it make every protected route await it. So it returns prebuilt answers and
   // plain objects only, and Bun folds `const x = f(); return x` back into `return f(`.
-  function localResolver(sessions: LocalSessionStore) {
+  function localGuard(sessions: LocalSessionStore) {
     function check(request: Request): SessionWithUser | Refusal {
       const skey = readSkey(request.headers)
       if (!skey) return MISSING
@@ -79,23 +102,29 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
       const extended = sessions.extend(found.session, nowMs + ttlMs)
       return { user: found.user, session: extended }
     }
-    return function resolveSession({ request, set }: { request: Request; set: SetHeaders }) {
-      let checked: SessionWithUser | Refusal
+    function checkSafely(request: Request): SessionWithUser | Refusal {
       try {
-        checked = check(request)
+        return check(request)
       } catch (error) {
-        checked = failureOf(error)
+        return failureOf(error)
       }
-      if ('answer' in checked) {
-        noteErrorAnswer(request, set, checked.code)
-        return checked.answer
-      }
-      userIdOf.set(request, checked.user.id)
-      return { user: checked.user, session: checked.session }
+    }
+    return {
+      resolve: function resolveSession({ request, set }: { request: Request; set: SetHeaders }) {
+        const checked = checkSafely(request)
+        if ('answer' in checked) {
+          noteErrorAnswer(request, set, checked.code)
+          return checked.answer
+        }
+        userIdOf.set(request, checked.user.id)
+        return { user: checked.user, session: checked.session }
+      },
+      answer: (request: Request, respond: SessionAnswer): Response =>
+        answerChecked(request, checkSafely(request), respond),
     }
   }
 
-  function remoteResolver(sessions: SessionStore) {
+  function remoteGuard(sessions: SessionStore) {
     async function check(request: Request): Promise<SessionWithUser | Refusal> {
       const skey = readSkey(request.headers)
       if (!skey) return MISSING
@@ -105,25 +134,34 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
       if (!needsSlide(found, nowMs)) return found
       return { user: found.user, session: await sessions.extend(found.session, nowMs + ttlMs, nowMs) }
     }
-    return async function resolveSessionRemote({ request, set }: { request: Request; set: SetHeaders }) {
-      let checked: SessionWithUser | Refusal
+    async function checkSafely(request: Request): Promise<SessionWithUser | Refusal> {
       try {
-        checked = await check(request)
+        return await check(request)
       } catch (error) {
-        checked = failureOf(error)
+        return failureOf(error)
       }
-      if ('answer' in checked) {
-        noteErrorAnswer(request, set, checked.code)
-        return checked.answer
-      }
-      userIdOf.set(request, checked.user.id)
-      return { user: checked.user, session: checked.session }
+    }
+    return {
+      resolve: async function resolveSessionRemote({ request, set }: { request: Request; set: SetHeaders }) {
+        const checked = await checkSafely(request)
+        if ('answer' in checked) {
+          noteErrorAnswer(request, set, checked.code)
+          return checked.answer
+        }
+        userIdOf.set(request, checked.user.id)
+        return { user: checked.user, session: checked.session }
+      },
+      answer: async (request: Request, respond: SessionAnswer): Promise<Response> =>
+        answerChecked(request, await checkSafely(request), respond),
     }
   }
 
-  return new Elysia().macro({
-    auth: { resolve: stores.kind === 'sqlite' ? localResolver(stores.sessions) : remoteResolver(stores.sessions) },
-  })
+  const { resolve, answer } = stores.kind === 'sqlite' ? localGuard(stores.sessions) : remoteGuard(stores.sessions)
+  /**
+   * `answer(request, respond)`: the same check for a plain route (see plainRoute), outside Elysia's
+   * context. Refusals come back as Responses; a live session gets `respond`'s answer.
+   */
+  return Object.assign(new Elysia().macro({ auth: { resolve } }), { answer })
 }
 
 export type Guard = ReturnType<typeof createGuard>

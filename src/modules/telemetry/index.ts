@@ -3,6 +3,7 @@ import { createBunRouteHandler } from 'elysia/adapter/bun/compose'
 import { errors } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
+import { plainAnswerOf } from '../../libs/plain-route'
 import { errorCodeOf, userIdOf } from '../../libs/request-facts'
 import { REQUEST_ID_PATTERN } from './model'
 import type { Metrics } from './service'
@@ -57,23 +58,31 @@ function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
   const logRequests = logger.enabled('info')
   const routeOf = metrics ? routeMatcher(app.routes) : null
 
-  function record(request: Request, response: Response, id: string, started: number): Response {
+  /** The method and path of the log line (the path escaped), and the route of the metrics. */
+  const placeOf = (method: string, path: string) => ({
+    method,
+    route: routeOf ? routeOf(method, path) : '',
+    logged: `"method":${JSON.stringify(method)},"path":${JSON.stringify(path)}`,
+  })
+  type Place = ReturnType<typeof placeOf>
+
+  function record(request: Request, response: Response, id: string, started: number, known?: Place): Response {
     response.headers.set('x-request-id', id)
     if (!metrics && !logRequests) return response
     const { status } = response
     const code = errorCodeOf.get(request)
-    const path = pathOf(request.url)
-    if (metrics && routeOf) {
-      const route = routeOf(request.method, path)
-      metrics.request(route, request.method, status)
-      if (route === '/auth/login' && request.method === 'POST') metrics.login(code ?? 'OK')
+    // A GET entry in Bun's routes also answers HEAD: the method is the request's own.
+    const place = known?.method === request.method ? known : placeOf(request.method, pathOf(request.url))
+    if (metrics) {
+      metrics.request(place.route, place.method, status)
+      if (place.route === '/auth/login' && place.method === 'POST') metrics.login(code ?? 'OK')
     }
     if (!logRequests) return response
     const userId = userIdOf.get(request)
     // Built by hand: this runs for every request. The id is a UUID or matched REQUEST_ID_PATTERN,
-    // codes are our own upper-case names; method and path are escaped.
+    // codes are our own upper-case names; method and path are escaped by placeOf.
     const fields =
-      `"requestId":"${id}","method":${JSON.stringify(request.method)},"path":${JSON.stringify(path)},` +
+      `"requestId":"${id}",${place.logged},` +
       `"status":${status},"durationMs":${Math.round((performance.now() - started) * 100) / 100}` +
       (userId === undefined ? '' : `,"userId":${userId}`) +
       (code === undefined ? '' : `,"code":"${code}"`)
@@ -81,14 +90,17 @@ function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
     return response
   }
 
-  return (handle: Handler): Handler =>
-    function observed(request: Request): Answer {
+  /** `handle` observed; `route`, for a handler that serves one method and fixed path, spares reading the URL. */
+  return (handle: Handler, route?: { method: string; path: string }): Handler => {
+    const known = route ? placeOf(route.method, route.path) : undefined
+    return function observed(request: Request): Answer {
       const started = performance.now()
       const id = requestIdOf(request.headers.get('x-request-id'))
       const answer = handle(request)
-      if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started))
-      return record(request, answer, id, started)
+      if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started, known))
+      return record(request, answer, id, started, known)
     }
+  }
 }
 
 /** The app's fetch with the request id, access log and metrics: for tests and any Request-in, Response-out host. */
@@ -99,10 +111,37 @@ export function withTelemetry(app: Routed, options: TelemetryOptions): Handler {
 
 const NATIVE_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
 
+type Route = AnyElysia['router']['history'][number]
+
+const hasAny = (value: unknown) => value !== undefined && !(Array.isArray(value) && value.length === 0)
+
+/**
+ * Whether Elysia would add nothing around this route's handler: no hook of the route (detail is only
+ * documentation), and no onRequest, trace, wrap or default headers on the app.
+ */
+function runsBare(app: AnyElysia, route: Route): boolean {
+  const { detail: _, ...hooks } = route.hooks as Record<string, unknown>
+  const extender = Reflect.get(app, 'extender') as { higherOrderFunctions?: unknown[] } | undefined
+  return (
+    !Object.values(hooks).some(hasAny) &&
+    !hasAny(app.event.request) &&
+    !hasAny(app.event.trace) &&
+    !hasAny(extender?.higherOrderFunctions) &&
+    Object.keys(Reflect.get(app, 'setHeaders') ?? {}).length === 0
+  )
+}
+
+/** How Bun's native routes run a route: its plain answer when Elysia adds nothing to it, else Elysia's compiled handler. */
+function nativeHandlerOf(app: AnyElysia, route: Route): Handler {
+  const plain = plainAnswerOf(route.handler)
+  return plain && runsBare(app, route) ? plain : createBunRouteHandler(app, route)
+}
+
 /**
  * `Bun.serve` options for the app, as `app.listen()` would build them but observed: each route with
- * a fixed path gets its own entry in Bun's native `routes` (Elysia's per-route compiled handler,
- * no router lookup), everything else goes through the app's fetch. Both through withTelemetry's
+ * a fixed path gets its own entry in Bun's native `routes` (no router lookup): Elysia's per-route
+ * compiled handler, or a plainRoute's answer itself where Elysia would add nothing to it (no context
+ * object per request). Everything else goes through the app's fetch. All through withTelemetry's
  * observer.
  */
 export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
@@ -113,8 +152,7 @@ export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
   const routes: Record<string, Record<string, Handler>> = {}
   for (const route of app.router.history) {
     if (!NATIVE_METHODS.has(route.method) || /[:*]/.test(route.path)) continue
-    const handler: Handler = createBunRouteHandler(app, route)
-    routes[route.path] = { ...routes[route.path], [route.method]: observe(handler) }
+    routes[route.path] = { ...routes[route.path], [route.method]: observe(nativeHandlerOf(app, route), route) }
   }
   return { routes, fetch: observe((request) => app.fetch(request)) }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { Elysia } from 'elysia'
 import { createLogger, type LogLevel } from '../../../src/libs/log'
 import {
   createApp,
@@ -10,6 +11,7 @@ import {
   sqliteStores,
   timedFetch,
   withTelemetry,
+  wxauth,
 } from '../../../src/server'
 import { APPID, jsonRequest, manualClock, SECRET, simulatedWechat } from '../../helpers'
 
@@ -165,14 +167,23 @@ describe('servedWithTelemetry (what the server listens with)', () => {
       const { skey, user } = (await login.json()) as { skey: string; user: { id: number } }
       const me = await fetch(`${base}/auth/me`, { headers: { skey, 'x-request-id': 'native-1' } })
       expect(me.headers.get('x-request-id')).toBe('native-1')
+      const head = await fetch(`${base}/auth/me`, { method: 'HEAD', headers: { skey } })
+      expect(head.status).toBe(200)
+      const refused = await fetch(`${base}/auth/verify`, { headers: { skey: 'x'.repeat(43) } })
+      expect(refused.status).toBe(401)
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="wxauth", error="invalid_token"')
+      expect(refused.headers.get('content-type')).toBe('application/json')
+      expect(await refused.json()).toMatchObject({ code: 'SKEY_INVALID' })
       const gone = await fetch(`${base}/notes/7`, { method: 'DELETE', headers: { skey, 'x-request-id': 'fallback-1' } })
       expect(gone.status).toBe(404)
       expect(gone.headers.get('x-request-id')).toBe('fallback-1')
       const requests = lines.filter((line) => line.msg === 'request')
-      expect(requests.map((line) => [line.path, line.status, line.userId])).toEqual([
-        ['/auth/login', 200, user.id],
-        ['/auth/me', 200, user.id],
-        ['/notes/7', 404, user.id],
+      expect(requests.map((line) => [line.method, line.path, line.status, line.userId, line.code])).toEqual([
+        ['POST', '/auth/login', 200, user.id, undefined],
+        ['GET', '/auth/me', 200, user.id, undefined],
+        ['HEAD', '/auth/me', 200, user.id, undefined],
+        ['GET', '/auth/verify', 401, undefined, 'SKEY_INVALID'],
+        ['DELETE', '/notes/7', 404, user.id, 'NOT_FOUND'],
       ])
       const text = await metrics.render()
       expect(text).toContain('wxauth_http_requests_total{route="/auth/me",method="GET",status="200"} 1')
@@ -180,5 +191,19 @@ describe('servedWithTelemetry (what the server listens with)', () => {
     } finally {
       server.stop(true)
     }
+  })
+
+  test("a host's global onRequest still runs for /auth/me: a plain route is served bare only where Elysia adds nothing", async () => {
+    const seen: string[] = []
+    const host = new Elysia()
+      .onRequest(({ request }) => {
+        seen.push(new URL(request.url).pathname)
+      })
+      .use(wxauth({ db: openDatabase(':memory:'), wechat: simulatedWechat().wechat }))
+    const { routes } = servedWithTelemetry(host, { logger: createLogger('silent') })
+    const me = routes['/auth/me']?.GET
+    if (!me) throw new Error('GET /auth/me is not a native route')
+    expect((await me(new Request('http://127.0.0.1/auth/me'))).status).toBe(401)
+    expect(seen).toEqual(['/auth/me'])
   })
 })
