@@ -84,11 +84,21 @@ export function createLogger(level: LogLevel = 'info', write?: (line: string) =>
   const sink = write || level === 'silent' ? { write: write ?? (() => {}), flush: async () => undefined } : stdoutSink()
   const urgent = RANK.warn
   const threshold = RANK[level]
+  /** Messages are a handful of fixed texts: each is escaped once. */
+  const escapedMessages = new Map<string, string>()
+  function escapedMessage(msg: string): string {
+    let escaped = escapedMessages.get(msg)
+    if (escaped === undefined) {
+      escaped = JSON.stringify(msg)
+      if (escapedMessages.size < 1000) escapedMessages.set(msg, escaped)
+    }
+    return escaped
+  }
   function preformatted(lineLevel: Exclude<LogLevel, 'silent'>, msg: string, fieldsJson: string): void {
     if (RANK[lineLevel] < threshold) return
     const rest = fieldsJson === '' ? '' : `,${fieldsJson}`
     sink.write(
-      `{"time":"${isoNow()}","level":"${lineLevel}","msg":${JSON.stringify(msg)}${rest}}\n`,
+      `{"time":"${isoNow()}","level":"${lineLevel}","msg":${escapedMessage(msg)}${rest}}\n`,
       RANK[lineLevel] >= urgent,
     )
   }

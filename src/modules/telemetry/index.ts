@@ -94,7 +94,7 @@ function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
   return (handle: Handler, route?: { method: string; path: string }): Handler => {
     const known = route ? placeOf(route.method, route.path) : undefined
     return function observed(request: Request): Answer {
-      const started = performance.now()
+      const started = logRequests ? performance.now() : 0
       const id = requestIdOf(request.headers.get('x-request-id'))
       const answer = handle(request)
       if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started, known))
