@@ -445,6 +445,28 @@ const servers = {
   m1: await spawnServer(serverCmd, serverEnv(dbs.m1.path, wechat.url), LISTENING),
 }
 const loginDb = join(DATA, 'login.db')
+/** GET /auth/me built up part by part (bench/steps-server.ts), on the 1k database: where the µs go. */
+const STEPS = {
+  json: "the same JSON body from an entry in Bun's native routes, no skey read",
+  check: "+ the skey check and the answer: wxauth's plain /auth/me (headers, hash, cache, user, JSON)",
+  id: '+ the request id and its echo: the real route through servedWithTelemetry at LOG_LEVEL=warn',
+} as const
+const stepServer = (step: string) =>
+  spawnServer(
+    ['bun', 'bench/steps-server.ts'],
+    { STEP: step, DATABASE_PATH: dbs.k1.path, SKEY: dbs.k1.skey },
+    /listening on (http:\/\/\S+)/,
+  )
+const steps = {
+  json: await stepServer('json'),
+  check: await stepServer('check'),
+  id: await stepServer('id'),
+  elysia: await stepServer('elysia'),
+}
+const stepScenario = (step: keyof typeof steps) => ({
+  name: `step: ${step}`,
+  run: () => wrk(steps[step], '/auth/me', 'skey.lua', { SKEY: dbs.k1.skey }),
+})
 
 type Scenario = { name: string; run: () => Promise<WrkResult> }
 /**
@@ -473,6 +495,10 @@ const scenarios: Scenario[] = [
     name: 'GET /auth/verify (forward auth, 204), 1k sessions',
     run: () => wrk(servers.k1, '/auth/verify', 'skey.lua', { SKEY: dbs.k1.skey }),
   },
+  stepScenario('json'),
+  stepScenario('check'),
+  stepScenario('id'),
+  stepScenario('elysia'),
   { name: 'GET /healthz', run: () => wrk(servers.k1, '/healthz', 'skey.lua', { SKEY: '' }) },
   {
     name: 'GET /auth/me, 100k sessions',
@@ -528,7 +554,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 const peakRss = peakRssMb(servers.m1.pid)
-for (const server of [wechat, raw, ...Object.values(servers)]) await server.stop()
+for (const server of [wechat, raw, ...Object.values(servers), ...Object.values(steps)]) await server.stop()
 remote.stop()
 removeServerLogs()
 
@@ -540,15 +566,17 @@ const stat = (name: string, pick: (r: WrkResult) => number) => {
 /** The sum over a scenario's rounds. */
 const total = (name: string, pick: (r: WrkResult) => number) =>
   (results.get(name) ?? []).reduce((sum, r) => sum + pick(r), 0)
-const rows = scenarios.map((s) => {
-  const rps = stat(s.name, (r) => r.rps)
-  const p50 = stat(s.name, (r) => r.p50Ms)
-  const p99 = stat(s.name, (r) => r.p99Ms)
-  const cpu = stat(s.name, (r) => r.cpuUsPerRequest)
-  const httpErrors = total(s.name, (r) => r.httpErrors)
-  const errors = errorsText({ socketErrors: total(s.name, (r) => r.socketErrors), httpErrors })
-  return `| ${s.name} | ${Math.round(rps.median)} (${Math.round(rps.min)}–${Math.round(rps.max)}) | ${p50.median.toFixed(2)} | ${p99.median.toFixed(2)} (${p99.min.toFixed(2)}–${p99.max.toFixed(2)}) | ${cpu.median.toFixed(1)} (${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)}) | ${httpErrors > 0 ? `**${errors}**` : errors} |`
-})
+const rows = scenarios
+  .filter((s) => !s.name.startsWith('step: '))
+  .map((s) => {
+    const rps = stat(s.name, (r) => r.rps)
+    const p50 = stat(s.name, (r) => r.p50Ms)
+    const p99 = stat(s.name, (r) => r.p99Ms)
+    const cpu = stat(s.name, (r) => r.cpuUsPerRequest)
+    const httpErrors = total(s.name, (r) => r.httpErrors)
+    const errors = errorsText({ socketErrors: total(s.name, (r) => r.socketErrors), httpErrors })
+    return `| ${s.name} | ${Math.round(rps.median)} (${Math.round(rps.min)}–${Math.round(rps.max)}) | ${p50.median.toFixed(2)} | ${p99.median.toFixed(2)} (${p99.min.toFixed(2)}–${p99.max.toFixed(2)}) | ${cpu.median.toFixed(1)} (${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)}) | ${httpErrors > 0 ? `**${errors}**` : errors} |`
+  })
 /** A scenario's place in the table, by the start of its name. */
 const scenarioAt = (prefix: string) => {
   const index = scenarios.findIndex((s) => s.name.startsWith(prefix))
@@ -604,6 +632,33 @@ function httpErrorNote(...indices: number[]): string {
     .join('')
 }
 const sweep = micro.sweep
+const cpuRounds = (name: string) => (results.get(name) ?? []).map((r) => r.cpuUsPerRequest)
+/** A breakdown row: the CPU of a step, and what it adds to the one before, as the median of the per-round differences. */
+function breakdownRow(part: string, what: string, name: string, before?: string): string {
+  const { median: mid, min, max } = stat(name, (r) => r.cpuUsPerRequest)
+  const earlier = before ? cpuRounds(before) : []
+  const added = before ? median(cpuRounds(name).map((x, i) => x - (earlier[i] ?? Number.NaN))) : Number.NaN
+  const addedText = before ? `${added >= 0 ? '+' : '−'}${Math.abs(added).toFixed(1)}` : '—'
+  return `| ${part} | ${what} | ${mid.toFixed(1)} (${min.toFixed(1)}–${max.toFixed(1)}) | ${addedText} |`
+}
+const breakdown = [
+  breakdownRow("Bun's HTTP", 'raw Bun.serve answering `{"status":"ok"}` from its fetch handler', nameOf(at.raw)),
+  breakdownRow('the /auth/me JSON', STEPS.json, 'step: json', nameOf(at.raw)),
+  breakdownRow('skey check', STEPS.check, 'step: check', 'step: json'),
+  breakdownRow('request id', STEPS.id, 'step: id', 'step: check'),
+  breakdownRow(
+    'access log line',
+    `+ one JSON line per request to a file: "${nameOf(at.me1k)}", the real server at LOG_LEVEL=info`,
+    nameOf(at.me1k),
+    'step: id',
+  ),
+  breakdownRow(
+    'for comparison: Elysia',
+    "the real server's answer from an Elysia route with the `auth` macro instead of a plain route (id and log line included), against the line above",
+    'step: elysia',
+    nameOf(at.me1k),
+  ),
+].join('\n')
 /** The least CPU time a measured run charged its server, in s: against it, the clock tick's share of a figure. */
 const leastRunCpuS = Math.min(...[...results.values()].flat().map((r) => (r.cpuUsPerRequest * r.requests) / 1e6))
 /** The command that reproduces this report, with the settings that differ from the defaults. */
@@ -667,6 +722,19 @@ which that happens moves both figures, which the per-round values show.
 ${rows.join('\n')}
 
 Sweep during "${nameOf(at.sweep)}" (server log, one line per round): ${sweepLogs.join('; ')}
+
+## Where the microseconds go (GET /auth/me)
+
+The same wrk run against servers that each add one part of /auth/me to the one before
+(bench/steps-server.ts, on the 1k database, in the same rounds as the scenarios above, not listed there).
+"Added" is the median over the rounds of the difference to the row before, measured in the same round.
+Of the skey check, the SHA-256 of the skey and the two cache lookups take ${micro.k1.cached.toFixed(2)} µs
+in-process (Micro below); the rest of that row is the rest of the check as the server runs it: reading
+the request's headers (Bun builds them on first use), the user's public form, the note for the log line.
+
+| part | what runs | server CPU µs/request median (min–max) | added, µs |
+|---|---|---|---|
+${breakdown}
 
 ## Micro (in-process)
 
