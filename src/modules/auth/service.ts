@@ -69,6 +69,27 @@ export function createLoginWriter({
   }
 }
 
+/** WeChat's answers whose login could not be saved, by code, in memory for the code's lifetime. */
+function unsavedAnswers() {
+  type Unsaved = { answer: WechatSession; forgetAt: number }
+  const answers = new Map<string, Unsaved>()
+  return {
+    keep(code: string, unsaved: Unsaved, nowMs: number): void {
+      for (const [kept, entry] of answers) {
+        if (entry.forgetAt > nowMs && answers.size < MAX_REMEMBERED_LOGINS) break
+        answers.delete(kept)
+      }
+      answers.set(code, unsaved)
+    },
+    /** The kept answer for `code`, once: a save that fails again keeps it again. */
+    take(code: string, nowMs: number): Unsaved | undefined {
+      const entry = answers.get(code)
+      answers.delete(code)
+      return entry && entry.forgetAt > nowMs ? entry : undefined
+    },
+  }
+}
+
 interface RememberedLogin {
   result: Promise<LoginResult>
   forgetAt: number
@@ -90,10 +111,22 @@ export function createLoginService({
   const remembered = new Map<string, RememberedLogin>()
   const { sessions } = stores
   const saveLogin = createLoginWriter({ stores, sessionTtlSeconds, maxSessionsPerUser })
+  const unsaved = unsavedAnswers()
 
+  /**
+   * WeChat's answer, saved as a login. WeChat takes each code once: when saving fails (a store
+   * outage), its answer is kept for the code's lifetime, so the client's retry logs in without
+   * asking WeChat again (which would say 40163 and send the user back to wx.login).
+   */
   async function exchange(code: string): Promise<LoginResult> {
-    const answer = await wechat.code2Session(code)
-    return saveLogin({ ...answer, nowMs: clock() })
+    const kept = unsaved.take(code, clock())
+    const answer = kept?.answer ?? (await wechat.code2Session(code))
+    try {
+      return await saveLogin({ ...answer, nowMs: clock() })
+    } catch (error) {
+      unsaved.keep(code, kept ?? { answer, forgetAt: clock() + LOGIN_CODE_LIFETIME_MS }, clock())
+      throw error
+    }
   }
 
   /** The same as exchange, agreed with the other instances: one of them asks WeChat, the rest get its answer. */

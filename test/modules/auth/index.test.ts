@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
+import { storeUnavailable } from '../../../src/libs/errors'
 import { createLogger, logger, setLogger } from '../../../src/libs/log'
 import { createWechatClient, openDatabase, wxauth } from '../../../src/server'
 import { countRows } from '../../backends'
@@ -41,6 +42,41 @@ describe('POST /auth/login', () => {
     const sessionKey = ctx.simulator.sessionKeyFor(body.user.openid) as string
     expect(text).not.toContain(sessionKey)
     expect(text).not.toContain('session_key')
+  })
+
+  test("a login the store fails to save keeps WeChat's answer: the same code retried later logs in without a second jscode2session", async () => {
+    const ctx = await testApp()
+    const { users } = ctx.stores
+    const upsert = users.upsert
+    users.upsert = () => {
+      throw storeUnavailable('PostgreSQL')
+    }
+    const code = ctx.simulator.issueCode('alice')
+    const failed = await errorOf(await ctx.app.handle(jsonRequest('POST', '/auth/login', { code })))
+    expect(failed).toEqual({ status: 503, body: { code: 'STORE_UNAVAILABLE', msg: expect.any(String) } })
+    users.upsert = upsert
+    ctx.clock.advance(60_000)
+    const retried = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code }))
+    expect(retried.status).toBe(200)
+    expect(((await retried.json()) as { user: { openid: string } }).user.openid).toBe(ctx.simulator.openidFor('alice'))
+    expect(ctx.callsTo('/sns/jscode2session')).toBe(1)
+  })
+
+  test("WeChat's answer to a login the store failed to save is kept for the code's lifetime only", async () => {
+    const ctx = await testApp()
+    const { users } = ctx.stores
+    const upsert = users.upsert
+    users.upsert = () => {
+      throw storeUnavailable('PostgreSQL')
+    }
+    const code = ctx.simulator.issueCode('alice')
+    expect((await ctx.app.handle(jsonRequest('POST', '/auth/login', { code }))).status).toBe(503)
+    users.upsert = upsert
+    ctx.clock.advance(5 * 60_000 + 1)
+    const late = await errorOf(await ctx.app.handle(jsonRequest('POST', '/auth/login', { code })))
+    expect(late.status).toBe(401)
+    expect(late.body.code).toBe('WECHAT_CODE_INVALID')
+    expect(ctx.callsTo('/sns/jscode2session')).toBe(2)
   })
 
   test('honours the configured session TTL', async () => {
