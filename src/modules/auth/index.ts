@@ -19,6 +19,7 @@ import { toPublicUser } from '../users/service'
 import type { WechatClient } from '../wechat/model'
 import { AuthModel } from './model'
 import { createLoginService } from './service'
+import { type RateLimiter, redisRateLimiter } from './shared-rate-limit'
 import { redisLoginReplay } from './shared-replay'
 
 /** The options of `wxauth()`: the names of Config, the defaults and ranges of its variables (README: Configuration). */
@@ -73,6 +74,12 @@ function requireWhole(name: string, value: number, [min, max]: readonly [number,
   throw new Error(`wxauth: ${name} must be a whole number from ${min} to ${max}`)
 }
 
+/** The per-IP login limit: one budget across every instance with Redis, in this process's memory without. */
+function loginLimiter(stores: Stores, perMinute: number): RateLimiter | null {
+  if (perMinute === 0) return null
+  return stores.redis ? redisRateLimiter(stores.redis, perMinute) : createRateLimiter(perMinute)
+}
+
 function storesOf(db: Database | undefined, stores: Stores | undefined): Stores {
   if (stores) return stores
   if (!db) throw new Error('wxauth: pass db (an open SQLite database) or stores')
@@ -111,7 +118,7 @@ export function wxauth({
     maxSessionsPerUser,
     shared: stores.redis ? redisLoginReplay(stores.redis) : undefined,
   })
-  const limiter = loginRateLimit > 0 ? createRateLimiter(loginRateLimit) : null
+  const limiter = loginLimiter(stores, loginRateLimit)
   let warnedNoAddress = false
   function warnNoAddressOnce(): void {
     if (warnedNoAddress) return
@@ -175,13 +182,13 @@ export function wxauth({
       {
         body: AuthModel.loginBody,
         response: { 200: AuthModel.loginResponse },
-        beforeHandle: function limitLoginsPerIp({ request, server, set }) {
+        beforeHandle: async function limitLoginsPerIp({ request, server, set }) {
           if (!limiter) return
           const address = clientAddress(request, server, trustProxy)
           // Without an address every client would share one bucket and 20 logins a minute would be the
           // whole app's limit: let the login through and say once why nothing is limited.
           if (address === null) return warnNoAddressOnce()
-          const waitMs = limiter.take(address, clock())
+          const waitMs = await limiter.take(address, clock())
           if (waitMs === 0) return
           set.headers['retry-after'] = String(Math.ceil(waitMs / 1000))
           throw new AppError(

@@ -6,8 +6,8 @@ import { Elysia } from 'elysia'
 import { storeUnavailable } from '../../../src/libs/errors'
 import { createLogger, logger, setLogger } from '../../../src/libs/log'
 import { createWechatClient, openDatabase, wxauth } from '../../../src/server'
-import { countRows } from '../../backends'
-import { ERRCODE_CASES, jsonRequest, simulatedWechat, testApp } from '../../helpers'
+import { countRows, freshStores, reachableStoreBackends } from '../../backends'
+import { ERRCODE_CASES, jsonRequest, manualClock, simulatedWechat, testApp } from '../../helpers'
 
 type Ctx = Awaited<ReturnType<typeof testApp>>
 
@@ -446,6 +446,32 @@ describe('login rate limit per client IP', () => {
       setLogger(previous)
     }
   })
+
+  test.skipIf(!reachableStoreBackends().includes('sqlite+redis'))(
+    'with Redis, every instance takes from one budget per address',
+    async () => {
+      const stores = await freshStores('sqlite+redis')
+      const { simulator, wechat } = simulatedWechat()
+      const clock = manualClock()
+      const instance = () => new Elysia().use(wxauth({ stores, wechat, clock, loginRateLimit: 3, trustProxy: true }))
+      const first = instance()
+      const second = instance()
+      const attempt = async (app: { handle(request: Request): Promise<Response> }, address: string) =>
+        (
+          await app.handle(
+            jsonRequest('POST', '/auth/login', { code: simulator.issueCode('shared') }, { 'x-forwarded-for': address }),
+          )
+        ).status
+      expect(await attempt(first, '10.0.0.9')).toBe(200)
+      expect(await attempt(second, '10.0.0.9')).toBe(200)
+      expect(await attempt(first, '10.0.0.9')).toBe(200)
+      expect(await attempt(second, '10.0.0.9')).toBe(429)
+      expect(await attempt(first, '10.0.0.9')).toBe(429)
+      expect(await attempt(second, '10.0.0.10')).toBe(200)
+      clock.advance(20_000)
+      expect(await attempt(second, '10.0.0.9')).toBe(200)
+    },
+  )
 
   test('with TRUST_PROXY, the last X-Forwarded-For address is the client', async () => {
     const { attempt, stop } = await serve({ loginRateLimit: 2, trustProxy: true })
