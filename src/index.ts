@@ -1,6 +1,7 @@
 import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
 import { createLogger, type Logger, setLogger } from './libs/log'
+import { SERVE_OPTIONS } from './libs/serve-options'
 import { type Command, parseCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
 import { cannotReach, describeUrl, messageOf, runAdmin } from './modules/admin/run'
@@ -122,9 +123,7 @@ async function serve(mode: Mode): Promise<void> {
       Bun.serve({
         port: config.port,
         hostname: config.host,
-        reusePort: false,
-        development: false,
-        idleTimeout: 30,
+        ...SERVE_OPTIONS,
         ...servedWithTelemetry(app, { logger, metrics }),
       }),
     `cannot listen on ${config.host}:${config.port}`,
