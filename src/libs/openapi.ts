@@ -24,8 +24,8 @@ export interface RouteDocOptions {
   /** Reads a JSON body: adds 400 VALIDATION and 413 PAYLOAD_TOO_LARGE. */
   body?: boolean
   errors?: ErrorCodes
-  /** Success responses the route has no runtime `response` schema for (e.g. a 204). */
-  success?: Record<number, { description: string; schema?: TSchema; headers?: HeaderDocs }>
+  /** Success responses the route has no runtime `response` schema for (e.g. a 204); JSON unless `mediaType` says otherwise. */
+  success?: Record<number, { description: string; schema?: TSchema; headers?: HeaderDocs; mediaType?: string }>
 }
 
 type HeaderDocs = Record<
@@ -50,6 +50,22 @@ export const SECURITY_SCHEMES = {
   bearer: { type: 'http', scheme: 'bearer', description: 'the skey as Authorization: Bearer <skey>' },
 } as const
 
+/** Response headers some errors carry. */
+const ERROR_HEADERS: Record<number, HeaderDocs> = {
+  401: {
+    'WWW-Authenticate': {
+      description: 'Bearer realm="wxauth" (RFC 6750), with error="invalid_token" for SKEY_INVALID',
+      schema: { type: 'string' },
+    },
+  },
+  429: {
+    'Retry-After': {
+      description: 'seconds until this address may log in again (RATE_LIMITED only)',
+      schema: { type: 'integer' },
+    },
+  },
+}
+
 const AUTH_ERRORS: ErrorCodes = { 401: ['SKEY_MISSING', 'SKEY_INVALID'], 503: ['STORE_UNAVAILABLE'] }
 const BODY_ERRORS: ErrorCodes = { 400: ['VALIDATION'], 413: ['PAYLOAD_TOO_LARGE'] }
 const ALWAYS: ErrorCodes = { 500: ['INTERNAL'] }
@@ -65,14 +81,15 @@ function mergeErrorCodes(...lists: ErrorCodes[]): Map<number, string[]> {
   return merged
 }
 
-/** The `{ code, msg }` body, `code` limited to the listed values. */
-function errorResponse(codes: string[]) {
+/** The `{ code, msg }` body of a status, `code` limited to the listed values, with the headers that go with it. */
+export function errorResponse(status: number, codes: string[]) {
   const schema = t.Object({
     code: t.Union(codes.map((code) => t.Literal(code))),
     msg: t.String({ description: 'for humans; switch on code' }),
     errcode: t.Optional(t.Integer({ description: "WeChat's errcode, when WeChat gave one" })),
   })
-  return { description: codes.join(', '), content: jsonContent(schema) }
+  const headers = ERROR_HEADERS[status]
+  return { description: codes.join(', '), content: jsonContent(schema), ...(headers ? { headers } : {}) }
 }
 
 /** A route's `detail`: summary, tag, security and every error response with its codes. */
@@ -86,20 +103,23 @@ export function routeDoc({
   success = {},
 }: RouteDocOptions): DocumentDecoration {
   const responses: NonNullable<DocumentDecoration['responses']> = {}
-  for (const [status, { description: text, schema, headers }] of Object.entries(success)) {
+  for (const [status, { description: text, schema, headers, mediaType = 'application/json' }] of Object.entries(
+    success,
+  )) {
     responses[status] = {
       description: text,
-      ...(schema ? { content: { 'application/json': { schema } } } : {}),
+      ...(schema ? { content: { [mediaType]: { schema } } } : {}),
       ...(headers ? { headers } : {}),
     }
   }
   const codes = mergeErrorCodes(auth ? AUTH_ERRORS : {}, body ? BODY_ERRORS : {}, errors, ALWAYS)
-  for (const [status, list] of codes) responses[String(status)] = errorResponse(list)
+  for (const [status, list] of codes) responses[String(status)] = errorResponse(status, list)
   return {
     summary,
     description,
     tags: [tag],
-    ...(auth ? { security: [{ skey: [] }, { bearer: [] }] } : {}),
+    // An empty list says "public" (no skey), rather than leaving it unsaid.
+    security: auth ? [{ skey: [] }, { bearer: [] }] : [],
     responses,
   }
 }

@@ -1,14 +1,36 @@
 import { openapi, toOpenAPISchema } from '@elysiajs/openapi'
 import type { AnyElysia } from 'elysia'
 import packageJson from '../../../package.json'
-import { SECURITY_SCHEMES } from '../../libs/openapi'
+import { errorResponse, SECURITY_SCHEMES } from '../../libs/openapi'
 
 type JsonObject = Record<string, unknown>
 
 interface RouteInfo {
   method: string
   path: string
-  hooks?: { body?: unknown; detail?: { responses?: JsonObject } }
+  hooks?: { body?: unknown; parse?: unknown[]; detail?: { responses?: JsonObject } }
+}
+
+/** The standalone server answers every request with its id (see servedWithTelemetry). */
+const REQUEST_ID_HEADER = {
+  description: "the request's id: the caller's X-Request-Id when it is sane, else a fresh UUID; also in the log line",
+  schema: { type: 'string' as const },
+}
+
+/**
+ * Any route but a GET that parses bodies (wxauth's body limit) answers a malformed or oversized one
+ * with 400 or 413, whether or not it reads a body: documented on those that list neither.
+ */
+function addBodyErrors(responses: JsonObject, route: RouteInfo): void {
+  if (route.method === 'GET' || !route.hooks?.parse?.length) return
+  responses['400'] ??= plainJson(errorResponse(400, ['VALIDATION']))
+  responses['413'] ??= plainJson(errorResponse(413, ['PAYLOAD_TOO_LARGE']))
+}
+
+function addRequestIdHeader(responses: JsonObject): void {
+  for (const response of Object.values(responses) as { headers?: JsonObject }[]) {
+    response.headers = { ...response.headers, 'X-Request-Id': { $ref: '#/components/headers/RequestId' } }
+  }
 }
 
 /** Elysia's `:id` becomes OpenAPI's `{id}`. */
@@ -34,7 +56,10 @@ function plainJson(value: unknown): JsonObject {
  * emits no request schema when a global parser is installed (our body limit). Put both back.
  */
 function completeOperation(operation: JsonObject, route: RouteInfo): void {
-  operation.responses = plainJson({ ...(operation.responses as JsonObject), ...route.hooks?.detail?.responses })
+  const responses = plainJson({ ...(operation.responses as JsonObject), ...route.hooks?.detail?.responses })
+  addBodyErrors(responses, route)
+  addRequestIdHeader(responses)
+  operation.responses = responses
   if (operation.parameters) operation.parameters = plainJson({ list: operation.parameters }).list
   const requestBody = operation.requestBody as { content?: JsonObject } | undefined
   if (requestBody && route.hooks?.body) {
@@ -57,7 +82,10 @@ export function createApiDocs(api: AnyElysia) {
         version: packageJson.version,
         description:
           'Login server for WeChat Mini Programs: wx.login code → user → skey. Every error is `{ code, msg }`.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
       },
+      // The server that serves this document: wxauth is self-hosted, its address is yours.
+      servers: [{ url: '/', description: 'this wxauth server' }],
       tags: [
         { name: 'auth', description: 'log in, who am I, log out' },
         { name: 'wechat', description: "open data with the session's session_key" },
@@ -65,7 +93,11 @@ export function createApiDocs(api: AnyElysia) {
         { name: 'health', description: 'for load balancers' },
       ],
       paths: byPath,
-      components: { schemas: components.schemas, securitySchemes: SECURITY_SCHEMES },
+      components: {
+        schemas: components.schemas,
+        securitySchemes: SECURITY_SCHEMES,
+        headers: { RequestId: REQUEST_ID_HEADER },
+      },
     },
   })
 }

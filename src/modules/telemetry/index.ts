@@ -1,4 +1,4 @@
-import { type AnyElysia, Elysia } from 'elysia'
+import { type AnyElysia, Elysia, t } from 'elysia'
 import { createBunRouteHandler } from 'elysia/adapter/bun/compose'
 import { errors } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
@@ -169,7 +169,9 @@ export function createMetricsRoute(metrics: Metrics) {
       detail: routeDoc({
         summary: 'Prometheus metrics (only with METRICS=true)',
         tag: 'health',
-        success: { 200: { description: 'Prometheus text exposition format 0.0.4' } },
+        success: {
+          200: { description: 'Prometheus text exposition format 0.0.4', mediaType: 'text/plain', schema: t.String() },
+        },
       }),
     },
   )

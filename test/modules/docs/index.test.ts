@@ -1,14 +1,17 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { toOpenApiMethod, toOpenApiPath } from '../../../src/modules/docs'
-import { testApp } from '../../helpers'
+import { jsonRequest, testApp } from '../../helpers'
 
 interface Operation {
   summary?: string
   tags?: string[]
   security?: Record<string, string[]>[]
   requestBody?: { content: Record<string, { schema: { type?: string; properties?: object } }> }
-  responses: Record<string, { content?: Record<string, { schema: ErrorSchema }> }>
+  responses: Record<string, { content?: Record<string, { schema: ErrorSchema }>; headers?: Record<string, unknown> }>
 }
 interface ErrorSchema {
   required?: string[]
@@ -75,7 +78,7 @@ describe('OpenAPI document', () => {
         }
         const isPublic = path === '/auth/login' || path === '/healthz'
         if (isPublic) {
-          expect(operation.security, where).toBeUndefined()
+          expect(operation.security, where).toEqual([])
           continue
         }
         expect(operation.security, where).toEqual([{ skey: [] }, { bearer: [] }])
@@ -108,6 +111,68 @@ describe('OpenAPI document', () => {
         'STORE_UNAVAILABLE',
       ]),
     )
+  })
+
+  test("passes @redocly/cli's recommended ruleset with no errors (warnings: only /healthz and /metrics, which answer no 4xx)", async () => {
+    const { doc } = await openApiDocument({ metrics: true })
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-openapi-'))
+    try {
+      const file = join(dir, 'openapi.json')
+      await Bun.write(file, JSON.stringify(doc))
+      const lint = Bun.spawnSync(
+        ['bun', '--bun', join(import.meta.dir, '../../../node_modules/.bin/redocly'), 'lint', file, '--format=json'],
+        { env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } },
+      )
+      const report = JSON.parse(lint.stdout.toString()) as {
+        totals: { errors: number }
+        problems: { ruleId: string; severity: string; location: { pointer: string }[] }[]
+      }
+      expect(report.problems.filter((problem) => problem.severity === 'error')).toEqual([])
+      expect(report.totals.errors).toBe(0)
+      expect(report.problems.map((problem) => `${problem.ruleId} ${problem.location[0]?.pointer}`).sort()).toEqual([
+        'operation-4xx-response #/paths/~1healthz/get/responses',
+        'operation-4xx-response #/paths/~1metrics/get/responses',
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('documents the headers: X-Request-Id on every response, WWW-Authenticate on 401, Retry-After on login 429', async () => {
+    const { doc } = await openApiDocument()
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          const where = `${method.toUpperCase()} ${path} ${status}`
+          expect(response.headers?.['X-Request-Id'], where).toEqual({ $ref: '#/components/headers/RequestId' })
+          if (status === '401') expect(response.headers?.['WWW-Authenticate'], where).toBeDefined()
+        }
+      }
+    }
+    expect(doc.paths['/auth/login']?.post?.responses['429']?.headers?.['Retry-After']).toBeDefined()
+  })
+
+  test('every route but a GET documents 400 and 413, and answers them for a malformed or oversized body', async () => {
+    const { doc, routes } = await openApiDocument()
+    const ctx = await testApp()
+    const login = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('doc') }))
+    const { skey } = (await login.json()) as { skey: string }
+    for (const route of routes) {
+      if (route.method === 'GET' || route.method === 'ALL' || DOC_ROUTES.has(route.path)) continue
+      const where = `${route.method} ${route.path}`
+      const responses = doc.paths[toOpenApiPath(route.path)]?.[toOpenApiMethod(route.method)]?.responses ?? {}
+      expect(Object.keys(responses), where).toEqual(expect.arrayContaining(['400', '413']))
+      const send = (body: string) =>
+        ctx.app.handle(
+          new Request(`http://localhost${route.path.replace(':id', '1')}`, {
+            method: route.method,
+            headers: { 'content-type': 'application/json', skey },
+            body,
+          }),
+        )
+      expect((await send('{')).status, where).toBe(400)
+      expect((await send('x'.repeat(70_000))).status, where).toBe(413)
+    }
   })
 
   test('GET /openapi serves the reference page', async () => {
