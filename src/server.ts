@@ -50,8 +50,11 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
   const { stores: wired } = auth
   // Every plugin brings its own error handler for its routes. This one comes last, so it attaches to
   // no route (Elysia would compile wxauth's hot routes async, and the others would run two): it
-  // answers unknown routes.
-  const api = new Elysia()
+  // answers unknown routes. By default Elysia takes the path from the first '/' at or after the 11th
+  // character of request.url, which skips into the path when the Host header is short (`Host: x`
+  // turns GET /xx/metrics into /metrics); standardHostname: false searches from just after
+  // `http://`, in the router and in every route's handler.
+  const api = new Elysia({ handler: { standardHostname: false } })
     .use(auth)
     .use(createNotesRoutes({ notes: wired.notes, guard: auth.guard, clock }))
     .use(createHealthRoutes(wired))

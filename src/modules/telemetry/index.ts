@@ -1,6 +1,6 @@
 import { type AnyElysia, Elysia, t } from 'elysia'
 import { createBunRouteHandler } from 'elysia/adapter/bun/compose'
-import { errors } from '../../libs/errors'
+import { AppError, errorBody, errors } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 import { plainAnswerOf } from '../../libs/plain-route'
@@ -20,9 +20,9 @@ export interface TelemetryOptions {
 const requestIdOf = (incoming: string | null) =>
   incoming !== null && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID()
 
-/** The path of a request URL without its query string. */
+/** The path of a request URL without its query string (the URL is the bare path when Bun found no valid Host). */
 function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2)
+  const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('//') + 2)
   if (start === -1) return '/'
   const query = url.indexOf('?', start)
   return query === -1 ? url.slice(start) : url.slice(start, query)
@@ -154,7 +154,22 @@ export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
     if (!NATIVE_METHODS.has(route.method) || /[:*]/.test(route.path)) continue
     routes[route.path] = { ...routes[route.path], [route.method]: observe(nativeHandlerOf(app, route), route) }
   }
-  return { routes, fetch: observe((request) => app.fetch(request)) }
+  return { routes, fetch: observe((request) => (hasHost(request) ? app.fetch(request) : answerHostless(request))) }
+}
+
+/**
+ * Bun gives the bare path as request.url when the Host header is absent (HTTP/1.0), empty or malformed,
+ * and Elysia would look for the route at the wrong place in it. Bun's native routes match the real
+ * path and still answer; the rest get 400 (an http URI with no host is invalid, RFC 9110 §4.2.1).
+ * Not rebuilt with a full URL: Bun knows no client address for a rebuilt request, and the login rate
+ * limit asks for it (`POST /auth/login/` comes through here).
+ */
+const hasHost = (request: Request) => !request.url.startsWith('/')
+
+function answerHostless(request: Request): Response {
+  const error = new AppError(400, 'VALIDATION', 'the Host header is missing, empty or malformed')
+  errorCodeOf.set(request, error.code)
+  return Response.json(errorBody(error), { status: error.status })
 }
 
 /** GET /metrics, in Prometheus' text format (only with METRICS=true). */

@@ -62,11 +62,43 @@ describe('notes', () => {
     expect(await response.json()).toMatchObject({ code: 'VALIDATION' })
   })
 
-  test.each(['abc', '0', '-1', '1.5'])('DELETE /notes/%s → 400 VALIDATION', async (id) => {
+  test.each([
+    'abc',
+    '0',
+    '-1',
+    '1.5',
+    '01',
+    '9007199254740992', // 2^53: past it Number() rounds ids onto their neighbours
+    '99999999999999999',
+  ])('DELETE /notes/%s → 400 VALIDATION', async (id) => {
     const { ctx, alice } = await twoUsers()
     const response = await ctx.app.handle(jsonRequest('DELETE', `/notes/${id}`, undefined, alice.headers))
     expect(response.status).toBe(400)
     expect(await response.json()).toMatchObject({ code: 'VALIDATION' })
+  })
+
+  test.each([
+    ['hexadecimal', (id: number) => `0x${id.toString(16)}`],
+    ['binary', (id: number) => `0b${id.toString(2)}`],
+    ['with a decimal point', (id: number) => `${id}.0`],
+    ['with a plus sign', (id: number) => `+${id}`],
+    ['with an exponent', (id: number) => `${id / 10}e1`],
+    ['with a leading zero', (id: number) => `0${id}`],
+  ])('a note id %s → 400 VALIDATION, and the note stays', async (_name, spell) => {
+    const { api, ctx, alice } = await twoUsers()
+    let id = 0 // note 39 on a fresh SQLite store: 0x27, 39.0, +39, 3.9e1, 0b100111, 039
+    while (id < 39) id = ((await api.notes.post({ text: 'kept' }, alice)).data as { id: number }).id
+    const response = await ctx.app.handle(jsonRequest('DELETE', `/notes/${spell(id)}`, undefined, alice.headers))
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ code: 'VALIDATION' })
+    expect((await api.notes.get(alice)).data?.map((note) => note.id)).toContain(id)
+  })
+
+  test('the largest id, 2^53 - 1, is well formed: 404 NOT_FOUND when there is no such note', async () => {
+    const { ctx, alice } = await twoUsers()
+    const response = await ctx.app.handle(jsonRequest('DELETE', '/notes/9007199254740991', undefined, alice.headers))
+    expect(response.status).toBe(404)
+    expect(await response.json()).toMatchObject({ code: 'NOT_FOUND' })
   })
 
   test('deleting a missing note → 404 NOT_FOUND', async () => {
