@@ -59,7 +59,8 @@ export function createShopApp() {
 /** Your app with wxauth: the same app, with /auth/* and /wechat/* in front and your protected modules. */
 export function createHostApp(options: WxauthOptions) {
   const auth = wxauth(options)
-  return new Elysia()
+  // standardHostname: false finds the path after `http://`, whatever the Host header holds (see below).
+  return new Elysia({ handler: { standardHostname: false } })
     .use(auth) // first: Elysia runs a hook on every route added after it, so your onError stays off wxauth's routes
     .onError(shopError)
     .use(shop())
