@@ -2,10 +2,10 @@ import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
 import { createLogger, type Logger, setLogger } from './libs/log'
 import { SERVE_OPTIONS } from './libs/serve-options'
-import { type Command, parseCommand, UsageError } from './modules/admin/cli'
+import { type Command, devBanner, parseCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
 import { cannotReach, describeUrl, messageOf, runAdmin } from './modules/admin/run'
-import { schemaVersion } from './modules/db/service'
+import { describeSchemaChange, openMigratedDatabase } from './modules/db/service'
 import type { Sweeper } from './modules/sessions/service'
 import { StoreConnectError } from './modules/store/service'
 import {
@@ -29,11 +29,8 @@ import {
   timedFetch,
 } from './server'
 
-const DEV_BANNER = `
-  ┌──────────────────────────────────────────────────────────────┐
-  │  wxauth DEV MODE — logins go to the built-in WeChat simulator │
-  │  Any code is accepted. NOT FOR PRODUCTION: use bun run start. │
-  └──────────────────────────────────────────────────────────────┘`
+/** A compiled binary runs from Bun's embedded file system; `bun run` runs the source. */
+const START_COMMAND = import.meta.url.includes('/$bunfs/') ? 'wxauth serve' : 'bun run start'
 
 /** Elysia keeps a ~5-minute cache timer alive; commands leave through here instead of waiting for it. */
 function exit(code: number): never {
@@ -108,7 +105,7 @@ function startSweeping(config: Config, stores: Stores, logger: Logger, metrics: 
 
 async function serve(mode: Mode): Promise<void> {
   const config = loadConfig(mode)
-  if (mode === 'dev') console.warn(DEV_BANNER)
+  if (mode === 'dev') console.warn(devBanner(START_COMMAND, config))
 
   const logger = createLogger(config.logLevel)
   setLogger(logger)
@@ -157,16 +154,20 @@ async function serve(mode: Mode): Promise<void> {
 }
 
 async function migrateOnly(): Promise<never> {
-  const { databasePath, databaseUrl } = loadConfig('dev')
+  const { databasePath, databaseUrl } = loadConfig('admin')
   if (databaseUrl) {
     const sql = connectPostgres(databaseUrl)
-    const version = await orExitLater(migratePostgres(sql), `cannot migrate DATABASE_URL (${describeUrl(databaseUrl)})`)
-    console.log(`wxauth: ${describeUrl(databaseUrl)} is at schema version ${version}`)
+    const where = describeUrl(databaseUrl)
+    const change = await orExitLater(migratePostgres(sql), `cannot migrate DATABASE_URL (${where})`)
+    console.log(`wxauth: ${describeSchemaChange(where, change)}`)
     await sql.close()
     exit(0)
   }
-  const db = orExit(() => openDatabase(databasePath), `cannot migrate DATABASE_PATH=${databasePath}`)
-  console.log(`wxauth: ${databasePath} is at schema version ${schemaVersion(db)}`)
+  const { db, change } = orExit(
+    () => openMigratedDatabase(databasePath),
+    `cannot migrate DATABASE_PATH=${databasePath}`,
+  )
+  console.log(`wxauth: ${describeSchemaChange(databasePath, change)}`)
   db.close()
   exit(0)
 }

@@ -151,5 +151,7 @@ describe('dist/wxauth', () => {
       proc.kill('SIGTERM')
       expect(await proc.exited).toBe(0)
     }
+    // The binary's user has no `bun run start`.
+    expect(await new Response(proc.stderr).text()).toContain('NOT FOR PRODUCTION: use wxauth serve.')
   }, 30_000)
 })

@@ -1,3 +1,5 @@
+import { afterAll, beforeAll, expect } from 'bun:test'
+import { createLogger, setLogger } from '../src/libs/log'
 import { createApp, createMetrics, createWechatClient, createWechatSimulator } from '../src/server'
 import { freshStores } from './backends'
 
@@ -75,4 +77,21 @@ export function jsonRequest(
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
+}
+
+/**
+ * For a test file that provokes warnings on purpose: the process logger's warn and error lines go
+ * to `lines` instead of stdout (CI output stays quiet), and each must carry one of `expected` as its
+ * msg. Restores a stdout logger after the file.
+ */
+export function captureWarnings(expected: readonly string[]): {
+  lines: { msg: string; reason?: string; error?: string }[]
+} {
+  const captured = { lines: [] as { msg: string; reason?: string; error?: string }[] }
+  beforeAll(() => setLogger(createLogger('warn', (line) => captured.lines.push(JSON.parse(line)))))
+  afterAll(() => {
+    for (const { msg } of captured.lines) expect(expected).toContain(msg)
+    setLogger(createLogger())
+  })
+  return captured
 }

@@ -645,6 +645,39 @@ describe('bun run dev', () => {
   )
 })
 
+describe('one-shot commands', () => {
+  async function runToEnd(args: string[], overrides: Record<string, string | undefined> = {}) {
+    const child = spawnScript('start', serverEnv(overrides), args)
+    const code = await exitOf(child)
+    return { code, stdout: child.stdout.text(), stderr: child.stderr.text() }
+  }
+
+  test(
+    'help, --help and -h print the usage and exit 0',
+    async () => {
+      for (const args of [['help'], ['--help'], ['-h']]) {
+        const { code, stdout, stderr } = await runToEnd(args)
+        expect(code).toBe(0)
+        expect(stdout).toContain('Usage:')
+        expect(stderr).toBe('')
+      }
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
+    'migrate says whether it created the schema or found it current',
+    async () => {
+      const first = await runToEnd(['migrate'])
+      expect(first.code).toBe(0)
+      expect(first.stdout).toStartWith(`wxauth: created the schema in ${dbPath} (schema version `)
+      const again = await runToEnd(['migrate'])
+      expect(again.stdout).toStartWith(`wxauth: ${dbPath} is already at the current schema version `)
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
+
 describe('skeys at rest', () => {
   test(
     'neither the database nor its WAL ever holds an skey, only its hash',

@@ -88,6 +88,8 @@ export function parseCommand(args: string[]): Command {
     case 'migrate':
       allowOnly(flags, [])
       return { name: 'migrate' }
+    case 'help':
+      return { name: 'help' }
     case 'users list':
       allowOnly(flags, ['limit', 'json'])
       if (third !== undefined) throw new UsageError(`unexpected argument ${third}`)
@@ -123,6 +125,18 @@ export function formatTable(rows: Record<string, Cell>[], columns: string[]): st
       .join('  ')
       .trimEnd()
   return [line(columns), ...rows.map((row) => line(columns.map((column) => text(row[column]))))].join('\n')
+}
+
+/** `wxauth dev`'s warning on stderr: a box around the lines, its right border aligned whatever they hold. */
+export function devBanner(startCommand: string, { databasePath }: { databasePath: string }): string {
+  const lines = [
+    'wxauth DEV MODE — logins go to the built-in WeChat simulator',
+    `Any code is accepted. NOT FOR PRODUCTION: use ${startCommand}.`,
+    `Simulator users are kept in ${databasePath}`,
+  ]
+  const width = Math.max(...lines.map((line) => line.length))
+  const rule = '─'.repeat(width + 4)
+  return ['', `  ┌${rule}┐`, ...lines.map((line) => `  │  ${line.padEnd(width)}  │`), `  └${rule}┘`].join('\n')
 }
 
 export interface AdminOutput {

@@ -32,7 +32,7 @@ Usage:
   wxauth sessions revoke --user <openid>  end every session of one user now
   wxauth sessions revoke --all            end every session now
   wxauth stats                            users, live sessions, expired rows awaiting the sweep, database size
-  wxauth --help | --version
+  wxauth help | --help | --version
 
 Admin commands use the server's stores (DATABASE_PATH, or DATABASE_URL and REDIS_URL) and print
 aligned text; add --json for scripts. Sessions revoked while the server runs stop working within 100 ms.`

@@ -75,7 +75,7 @@ async function remoteStores(databaseUrl: string, redisUrl: string | undefined): 
 }
 
 async function openAdminStores(env: Env): Promise<Stores> {
-  const { databasePath, databaseUrl, redisUrl } = readConfig(env, 'dev')
+  const { databasePath, databaseUrl, redisUrl } = readConfig(env, 'admin')
   if (redisUrl && !databaseUrl) {
     throw new Refusal(
       'with REDIS_URL but no DATABASE_URL the users are in SQLite and the sessions in Redis; the admin commands need DATABASE_URL (see README: Scaling out)',

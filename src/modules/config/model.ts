@@ -1,7 +1,8 @@
 import type { LogLevel } from '../../libs/log'
 import type { TokenApi } from '../wechat/model'
 
-export type Mode = 'start' | 'dev'
+/** `start` serves WeChat; `dev` serves the simulator; `admin` (admin commands, migrate) opens start's stores without WeChat credentials. */
+export type Mode = 'start' | 'dev' | 'admin'
 
 export interface Config {
   port: number
@@ -11,6 +12,8 @@ export interface Config {
   databaseUrl?: string
   /** redis://… : sessions, login replay and the access_token lease in Redis. */
   redisUrl?: string
+  /** Longest wait for one PostgreSQL query or Redis command before answering 503 STORE_UNAVAILABLE. */
+  storeTimeoutMs: number
   wechat: {
     appid: string
     secret: string
@@ -37,6 +40,7 @@ export const DEFAULTS = {
   DATABASE_PATH: './data/wxauth.db',
   WECHAT_API_BASE: 'https://api.weixin.qq.com',
   WECHAT_TIMEOUT_MS: 5000,
+  STORE_TIMEOUT_MS: 2000,
   WECHAT_TOKEN_API: 'stable',
   SESSION_TTL: 7200,
   SWEEP_INTERVAL: 60,
@@ -48,6 +52,12 @@ export const DEFAULTS = {
   METRICS: false,
 } as const
 
+/** What `bun run dev` uses instead: reachable from this machine only (any code logs in), and its own database. */
+export const DEV_DEFAULTS = {
+  HOST: '127.0.0.1',
+  DATABASE_PATH: './data/wxauth-dev.db',
+} as const
+
 const DAY_SECONDS = 24 * 60 * 60
 
 /** The whole numbers each session-policy setting may take, for the environment and for wxauth() alike: [min, max]. */
@@ -56,6 +66,7 @@ export const LIMITS = {
   SWEEP_INTERVAL: [1, DAY_SECONDS],
   MAX_SESSIONS_PER_USER: [1, 10_000],
   LOGIN_RATE_LIMIT: [0, 1_000_000],
+  STORE_TIMEOUT_MS: [10, 60_000],
 } as const
 
 /** Credentials `bun run dev` uses with the built-in simulator; never valid at WeChat. */

@@ -1,4 +1,4 @@
-import { type Config, DEFAULTS, LIMITS, LOG_LEVELS, type Mode, SIMULATOR_CREDENTIALS } from './model'
+import { type Config, DEFAULTS, DEV_DEFAULTS, LIMITS, LOG_LEVELS, type Mode, SIMULATOR_CREDENTIALS } from './model'
 
 export type Env = Record<string, string | undefined>
 
@@ -59,7 +59,7 @@ function readUrl(env: Env, name: string, protocols: readonly string[], example: 
 }
 
 function readCredentials(env: Env, mode: Mode): { appid: string; secret: string } {
-  if (mode === 'dev') return SIMULATOR_CREDENTIALS
+  if (mode !== 'start') return SIMULATOR_CREDENTIALS
   const appid = env.WECHAT_APPID?.trim() ?? ''
   const secret = env.WECHAT_SECRET?.trim() ?? ''
   const missing = [appid ? '' : 'WECHAT_APPID', secret ? '' : 'WECHAT_SECRET'].filter(Boolean)
@@ -71,10 +71,15 @@ function readCredentials(env: Env, mode: Mode): { appid: string; secret: string 
 export function readConfig(env: Env, mode: Mode): Config {
   return {
     port: readInteger(env, 'PORT', DEFAULTS.PORT, 0, 65535),
-    host: readString(env, 'HOST', DEFAULTS.HOST),
-    databasePath: readString(env, 'DATABASE_PATH', DEFAULTS.DATABASE_PATH),
+    host: readString(env, 'HOST', mode === 'dev' ? DEV_DEFAULTS.HOST : DEFAULTS.HOST),
+    databasePath: readString(
+      env,
+      'DATABASE_PATH',
+      mode === 'dev' ? DEV_DEFAULTS.DATABASE_PATH : DEFAULTS.DATABASE_PATH,
+    ),
     databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/db'),
     redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
+    storeTimeoutMs: readInteger(env, 'STORE_TIMEOUT_MS', DEFAULTS.STORE_TIMEOUT_MS, ...LIMITS.STORE_TIMEOUT_MS),
     wechat: {
       ...readCredentials(env, mode),
       apiBase: readApiBase(env),

@@ -1,4 +1,6 @@
 import { SQL } from 'bun'
+import type { SchemaChange } from './service'
+import { withinStoreTimeout } from './store-timeout'
 
 /**
  * The PostgreSQL schema, versioned like the SQLite one (db/migrations.ts) and kept in step with it:
@@ -47,6 +49,32 @@ export function connectPostgres(url: string, { max = 10 } = {}): SQL {
   return new SQL({ url, max, connectionTimeout: 3, idleTimeout: 60 })
 }
 
+/** The methods that send a query (or a whole transaction) and that the stores call. */
+const QUERY_METHODS = new Set<PropertyKey>(['unsafe', 'begin', 'transaction'])
+
+/**
+ * `sql` with every query and transaction bounded by `timeoutMs`: past it the caller gets a StoreTimeoutError
+ * (503 STORE_UNAVAILABLE). Bun has no per-query timeout of its own. The query itself is not cancelled (a
+ * cancel needs the server too): its pooled connection stays busy until the server answers, then
+ * returns to the pool, so the next queries succeed without a restart. Tagged-template calls are bounded,
+ * so pass values, not nested sql`` fragments (a bounded fragment would run on its own).
+ */
+export function boundQueries(sql: SQL, timeoutMs: number): SQL {
+  const bounded = (query: unknown) =>
+    query instanceof Promise ? withinStoreTimeout(query, 'PostgreSQL', timeoutMs) : query
+  return new Proxy(sql, {
+    apply(target, _this, args: unknown[]) {
+      return bounded(Reflect.apply(target, target, args))
+    },
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      if (!QUERY_METHODS.has(property)) return value.bind(target)
+      return (...args: unknown[]) => bounded(Reflect.apply(value, target, args))
+    },
+  })
+}
+
 export async function postgresSchemaVersion(sql: SQL): Promise<number> {
   const [table] = await sql`SELECT to_regclass('wxauth_schema') IS NOT NULL AS present`
   if (!table?.present) return 0
@@ -58,8 +86,8 @@ export async function postgresSchemaVersion(sql: SQL): Promise<number> {
  * Brings the schema up to date in one transaction under an advisory lock, so instances that
  * start together migrate once: the others wait for the lock, then find nothing left to do.
  */
-export async function migratePostgres(sql: SQL): Promise<number> {
-  await sql.begin(async (tx) => {
+export async function migratePostgres(sql: SQL): Promise<SchemaChange> {
+  return await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`
     await tx`CREATE TABLE IF NOT EXISTS wxauth_schema (version integer NOT NULL)`
     const [row] = await tx`SELECT version FROM wxauth_schema`
@@ -72,6 +100,6 @@ export async function migratePostgres(sql: SQL): Promise<number> {
       await tx.unsafe(PG_MIGRATIONS[version] as string)
       await tx`UPDATE wxauth_schema SET version = ${version + 1}`
     }
+    return { from: current, to: PG_MIGRATIONS.length }
   })
-  return PG_MIGRATIONS.length
 }

@@ -13,8 +13,14 @@ export function schemaVersion(db: Database): number {
   return db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version ?? 0
 }
 
+/** What a migration did: `from` 0 is a new schema, `from === to` found it current. */
+export interface SchemaChange {
+  from: number
+  to: number
+}
+
 /** Brings the schema up to date; each step runs in its own transaction. */
-export function migrate(db: Database): number {
+export function migrate(db: Database): SchemaChange {
   const current = schemaVersion(db)
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this wxauth (${MIGRATIONS.length})`)
@@ -25,16 +31,27 @@ export function migrate(db: Database): number {
       db.run(`PRAGMA user_version = ${version + 1}`)
     }).immediate()
   }
-  return MIGRATIONS.length
+  return { from: current, to: MIGRATIONS.length }
+}
+
+/** `wxauth migrate`'s report, for SQLite and PostgreSQL alike. */
+export function describeSchemaChange(where: string, { from, to }: SchemaChange): string {
+  if (from === 0) return `created the schema in ${where} (schema version ${to})`
+  if (from < to) return `upgraded ${where} from schema version ${from} to ${to}`
+  return `${where} is already at the current schema version ${to}`
+}
+
+/** Opens (creating if needed) the SQLite database with wxauth's pragmas and schema, and says what migrating did. */
+export function openMigratedDatabase(path: string): { db: Database; change: SchemaChange } {
+  if (!isInMemory(path)) mkdirSync(dirname(path), { recursive: true })
+  const db = connectDatabase(path, { create: true })
+  db.run('PRAGMA journal_mode = WAL')
+  return { db, change: migrate(db) }
 }
 
 /** Opens (creating if needed) the SQLite database with wxauth's pragmas and schema. */
 export function openDatabase(path: string): Database {
-  if (!isInMemory(path)) mkdirSync(dirname(path), { recursive: true })
-  const db = connectDatabase(path, { create: true })
-  db.run('PRAGMA journal_mode = WAL')
-  migrate(db)
-  return db
+  return openMigratedDatabase(path).db
 }
 
 /** A further connection to an existing database (e.g. the sweep worker's), same pragmas, no migration. */

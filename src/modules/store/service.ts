@@ -1,7 +1,8 @@
 import type { Database } from 'bun:sqlite'
 import type { SQL } from 'bun'
 import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore } from '../access-token/stores'
-import { connectPostgres, migratePostgres } from '../db/postgres'
+import { DEFAULTS } from '../config/model'
+import { boundQueries, connectPostgres, migratePostgres } from '../db/postgres'
 import { connectRedis, type Redis } from '../db/redis'
 import { createNoteStore, createPostgresNoteStore, type NoteStore } from '../notes/service'
 import { createPostgresSessionStore } from '../sessions/postgres'
@@ -71,8 +72,15 @@ export function sqliteStores(db: Database): LocalStores {
   }
 }
 
-/** Users, sessions, notes and the access_token in PostgreSQL (already migrated: see migratePostgres). */
-export function postgresStores(sql: SQL): RemoteStores {
+/**
+ * Users, sessions, notes and the access_token in PostgreSQL (already migrated: see migratePostgres).
+ * Every query is bounded by `storeTimeoutMs` (STORE_TIMEOUT_MS): a frozen server answers 503, not never.
+ */
+export function postgresStores(
+  pool: SQL,
+  { storeTimeoutMs = DEFAULTS.STORE_TIMEOUT_MS }: { storeTimeoutMs?: number } = {},
+): RemoteStores {
+  const sql = boundQueries(pool, storeTimeoutMs)
   const users = createPostgresUserStore(sql)
   return {
     kind: 'remote',
@@ -86,7 +94,7 @@ export function postgresStores(sql: SQL): RemoteStores {
     async ping() {
       await sql`SELECT 1`
     },
-    close: () => sql.close(),
+    close: () => pool.close(),
   }
 }
 
@@ -119,9 +127,16 @@ export class StoreConnectError extends Error {
   }
 }
 
-/** Connects (and migrates PostgreSQL) at start; a store that cannot be reached names its variable. */
+/**
+ * Connects (and migrates PostgreSQL, unbounded: a migration may wait for another instance's) at start; a
+ * store that cannot be reached names its variable. Afterwards every query and command is bounded by storeTimeoutMs.
+ */
 export async function connectRemoteStores(
-  { databaseUrl, redisUrl }: { databaseUrl?: string; redisUrl?: string },
+  {
+    databaseUrl,
+    redisUrl,
+    storeTimeoutMs = DEFAULTS.STORE_TIMEOUT_MS,
+  }: { databaseUrl?: string; redisUrl?: string; storeTimeoutMs?: number },
   openLocal: () => Database,
 ): Promise<Stores> {
   let sql: SQL | undefined
@@ -134,7 +149,7 @@ export async function connectRemoteStores(
       })
     }
     if (redisUrl) {
-      redis = await connectRedis(redisUrl).catch((error) => {
+      redis = await connectRedis(redisUrl, { timeoutMs: storeTimeoutMs }).catch((error) => {
         throw new StoreConnectError('REDIS_URL', error)
       })
     }
@@ -142,6 +157,6 @@ export async function connectRemoteStores(
     await sql?.close()
     throw error
   }
-  const base = sql ? postgresStores(sql) : sqliteStores(openLocal())
+  const base = sql ? postgresStores(sql, { storeTimeoutMs }) : sqliteStores(openLocal())
   return redis ? withRedis(base, redis) : base
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { AppError } from '../../libs/errors'
 import { isRecord } from '../../libs/json'
+import { logger } from '../../libs/log'
 import {
   type AccessToken,
   type PhoneInfo,
@@ -12,8 +13,27 @@ import {
 
 type JsonObject = Record<string, unknown>
 
-function unavailable(msg: string, errcode?: number): AppError {
+/**
+ * The 502, with a warn line saying why: the answer's `msg` (or `reason`, when the client should not
+ * get the details) and the errcode. Never the URL: it carries the secret, a code or an access_token.
+ */
+function unavailable(msg: string, errcode?: number, reason = msg): AppError {
+  logger().warn('WeChat unavailable', { reason, errcode })
   return new AppError(502, 'WECHAT_UNAVAILABLE', msg, errcode)
+}
+
+const NETWORK_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'DNS lookup failed',
+  EAI_AGAIN: 'DNS lookup failed',
+}
+
+/** Why a fetch threw, from its error code only: Bun's error also holds the URL (`path`), which must not be logged. */
+function networkFailureOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return error instanceof Error ? error.name : 'unknown error'
+  return NETWORK_FAILURES[code] ? `${NETWORK_FAILURES[code]} (${code})` : code
 }
 
 /** Any API's errcode that has no meaning of its own there: 429 when rate limited, else 502. */
@@ -140,7 +160,8 @@ export function createWechatClient({
       text = await response.text()
     } catch (error) {
       const timedOut = error instanceof DOMException && error.name === 'TimeoutError'
-      throw unavailable(timedOut ? `WeChat did not answer within ${timeoutMs} ms` : 'could not reach WeChat')
+      if (timedOut) throw unavailable(`WeChat did not answer within ${timeoutMs} ms`)
+      throw unavailable('could not reach WeChat', undefined, `could not reach WeChat: ${networkFailureOf(error)}`)
     }
     if (!response.ok) throw unavailable(`WeChat answered HTTP ${response.status}`)
     return text

@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectDatabase } from '../../../src/modules/db/service'
 import { AppError, createAccessTokenManager, openDatabase, sqliteTokenStore } from '../../../src/server'
-import { APPID, manualClock, simulatedWechat } from '../../helpers'
+import { APPID, captureWarnings, manualClock, simulatedWechat } from '../../helpers'
+
+/** These tests provoke WeChat failures on purpose: their warn lines are captured, not printed. */
+captureWarnings(['WeChat unavailable'])
 
 const dirs: string[] = []
 const open: Database[] = []

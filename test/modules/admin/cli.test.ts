@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import {
   type AdminCommand,
+  devBanner,
   formatTable,
   parseCommand,
   runAdminCommand,
@@ -8,6 +9,18 @@ import {
 } from '../../../src/modules/admin/cli'
 import { createAdminService } from '../../../src/modules/admin/service'
 import { countRows, freshStores, reachableBackends } from '../../backends'
+
+describe('devBanner', () => {
+  test.each(['bun run start', 'wxauth serve'])('names %s; every line ends at the same column', (command) => {
+    const banner = devBanner(command, { databasePath: './data/wxauth-dev.db' })
+    expect(banner).toContain(`NOT FOR PRODUCTION: use ${command}.`)
+    expect(banner).toContain('./data/wxauth-dev.db')
+    const lines = banner.split('\n').filter((line) => line !== '')
+    expect(lines.length).toBeGreaterThan(3)
+    for (const line of lines) expect(line.length).toBe(lines[0]?.length ?? 0)
+    expect(lines.slice(1, -1).every((line) => line.endsWith('│'))).toBe(true)
+  })
+})
 
 describe('parseCommand', () => {
   test.each([
@@ -17,6 +30,8 @@ describe('parseCommand', () => {
     [['dev'], { name: 'dev' }],
     [['migrate'], { name: 'migrate' }],
     [['--help'], { name: 'help' }],
+    [['help'], { name: 'help' }],
+    [['-h'], { name: 'help' }],
     [['users', 'list', '-h'], { name: 'help' }],
     [['--version'], { name: 'version' }],
     [['users', 'list'], { name: 'users list', limit: 50, json: false }],

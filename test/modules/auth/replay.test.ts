@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import { createApp } from '../../../src/server'
 import { freshStores, reachableBackends } from '../../backends'
-import { jsonRequest, manualClock, simulatedWechat } from '../../helpers'
+import { captureWarnings, jsonRequest, manualClock, simulatedWechat } from '../../helpers'
+
+// Some tests here provoke these on purpose; they are captured, not printed.
+captureWarnings(['WeChat unavailable'])
 
 /** Two instances on one PostgreSQL + Redis: a wx.login code gets one answer whichever instance it reaches. */
 async function twoInstances() {

@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import { createLoginService } from '../../../src/modules/auth/service'
 import { createWechatClient, createWechatSimulator, openDatabase, sqliteStores } from '../../../src/server'
-import { APPID, manualClock, SECRET } from '../../helpers'
+import { APPID, captureWarnings, manualClock, SECRET } from '../../helpers'
+
+// Some tests here provoke these on purpose; they are captured, not printed.
+captureWarnings(['WeChat unavailable'])
 
 function setup(options: { upstreamDelayMs?: number } = {}) {
   const db = openDatabase(':memory:')

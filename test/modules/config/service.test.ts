@@ -10,6 +10,7 @@ describe('readConfig', () => {
       port: 3000,
       host: '0.0.0.0',
       databasePath: './data/wxauth.db',
+      storeTimeoutMs: 2000,
       wechat: { appid: 'wx1', secret: 's1', apiBase: 'https://api.weixin.qq.com', timeoutMs: 5000, tokenApi: 'stable' },
       sessionTtlSeconds: 7200,
       sweepIntervalSeconds: 60,
@@ -32,6 +33,7 @@ describe('readConfig', () => {
         WECHAT_API_BASE: 'http://127.0.0.1:9999/',
         WECHAT_TIMEOUT_MS: '250',
         WECHAT_TOKEN_API: 'classic',
+        STORE_TIMEOUT_MS: '300',
         SESSION_TTL: '60',
         SWEEP_INTERVAL: '5',
         SESSION_SLIDING: 'true',
@@ -49,6 +51,7 @@ describe('readConfig', () => {
     expect(config.wechat.apiBase).toBe('http://127.0.0.1:9999')
     expect(config.wechat.timeoutMs).toBe(250)
     expect(config.wechat.tokenApi).toBe('classic')
+    expect(config.storeTimeoutMs).toBe(300)
     expect(config.sessionTtlSeconds).toBe(60)
     expect(config.sweepIntervalSeconds).toBe(5)
     expect(config).toMatchObject({
@@ -97,6 +100,18 @@ describe('readConfig', () => {
     expect(config.wechat.secret).not.toBe('real')
   })
 
+  test('dev mode listens on 127.0.0.1 and keeps its own database unless HOST and DATABASE_PATH say otherwise', () => {
+    expect(readConfig({}, 'dev')).toMatchObject({ host: '127.0.0.1', databasePath: './data/wxauth-dev.db' })
+    expect(readConfig({ HOST: '0.0.0.0', DATABASE_PATH: '/tmp/x.db' }, 'dev')).toMatchObject({
+      host: '0.0.0.0',
+      databasePath: '/tmp/x.db',
+    })
+  })
+
+  test('admin commands and migrate use the server’s database and need no credentials', () => {
+    expect(readConfig({}, 'admin')).toMatchObject({ host: '0.0.0.0', databasePath: './data/wxauth.db' })
+  })
+
   test.each([
     ['SESSION_TTL', 'two hours'],
     ['SESSION_TTL', '0'],
@@ -106,6 +121,8 @@ describe('readConfig', () => {
     ['PORT', '70000'],
     ['PORT', 'abc'],
     ['WECHAT_TIMEOUT_MS', '5s'],
+    ['STORE_TIMEOUT_MS', '2s'],
+    ['STORE_TIMEOUT_MS', '0'],
     ['SWEEP_INTERVAL', '0x10'],
     ['WECHAT_API_BASE', 'not a url'],
     ['WECHAT_API_BASE', 'ftp://example.com'],

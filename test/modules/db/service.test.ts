@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MIGRATIONS } from '../../../src/modules/db/migrations'
-import { connectDatabase, groupCommit } from '../../../src/modules/db/service'
+import {
+  connectDatabase,
+  describeSchemaChange,
+  groupCommit,
+  openMigratedDatabase,
+} from '../../../src/modules/db/service'
 import { migrate, openDatabase } from '../../../src/server'
 
 const dirs: string[] = []
@@ -34,8 +39,20 @@ describe('openDatabase', () => {
     const path = join(dir, 'wxauth.db')
     openDatabase(path).close()
     const db = openDatabase(path)
-    expect(migrate(db)).toBe(MIGRATIONS.length)
+    expect(migrate(db)).toEqual({ from: MIGRATIONS.length, to: MIGRATIONS.length })
     db.close()
+  })
+
+  test('says whether it created the schema or found it current (wxauth migrate prints it)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxauth-db-'))
+    dirs.push(dir)
+    const path = join(dir, 'wxauth.db')
+    const created = openMigratedDatabase(path)
+    created.db.close()
+    expect(created.change).toEqual({ from: 0, to: MIGRATIONS.length })
+    const reopened = openMigratedDatabase(path)
+    reopened.db.close()
+    expect(reopened.change).toEqual({ from: MIGRATIONS.length, to: MIGRATIONS.length })
   })
 
   test('upgrades a database made by an older wxauth without touching its rows', () => {
@@ -44,7 +61,7 @@ describe('openDatabase', () => {
     db.run('PRAGMA user_version = 1')
     db.run("INSERT INTO users (id, openid, created_at, last_login_at) VALUES (1, 'o', 0, 0)")
     db.run("INSERT INTO sessions VALUES (x'00', 1, 'sk', 0, 1)")
-    expect(migrate(db)).toBe(MIGRATIONS.length)
+    expect(migrate(db)).toEqual({ from: 1, to: MIGRATIONS.length })
     expect(db.query<{ n: number }, []>('SELECT count(*) AS n FROM sessions').get()?.n).toBe(1)
     expect(db.query<{ n: number }, []>('SELECT count(*) AS n FROM wechat_access_tokens').get()?.n).toBe(0)
   })
@@ -53,6 +70,12 @@ describe('openDatabase', () => {
     const db = new Database(':memory:')
     db.run(`PRAGMA user_version = ${MIGRATIONS.length + 1}`)
     expect(() => migrate(db)).toThrow('newer')
+  })
+
+  test('describeSchemaChange: created, upgraded from N to M, already current', () => {
+    expect(describeSchemaChange('a.db', { from: 0, to: 3 })).toBe('created the schema in a.db (schema version 3)')
+    expect(describeSchemaChange('a.db', { from: 1, to: 3 })).toBe('upgraded a.db from schema version 1 to 3')
+    expect(describeSchemaChange('a.db', { from: 3, to: 3 })).toBe('a.db is already at the current schema version 3')
   })
 
   test('deleting a user takes their sessions and notes with them', () => {

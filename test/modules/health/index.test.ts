@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import { createHealthRoutes } from '../../../src/server'
-import { jsonRequest, testApp } from '../../helpers'
+import { captureWarnings, jsonRequest, testApp } from '../../helpers'
+
+// Some tests here provoke these on purpose; they are captured, not printed.
+const warned = captureWarnings(['health check failed'])
 
 describe('GET /healthz', () => {
   test('200 {status: ok} with no skey', async () => {
@@ -37,5 +40,6 @@ describe('GET /healthz on stores that answer later (PostgreSQL, Redis)', () => {
     )
     expect(response.status).toBe(503)
     expect(await response.json()).toEqual({ code: 'UNHEALTHY', msg: expect.any(String) })
+    expect(warned.lines.at(-1)).toMatchObject({ msg: 'health check failed', error: 'connection refused' })
   })
 })

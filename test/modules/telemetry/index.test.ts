@@ -13,7 +13,10 @@ import {
   withTelemetry,
   wxauth,
 } from '../../../src/server'
-import { APPID, jsonRequest, manualClock, SECRET, simulatedWechat } from '../../helpers'
+import { APPID, captureWarnings, jsonRequest, manualClock, SECRET, simulatedWechat } from '../../helpers'
+
+// Some tests here provoke these on purpose; they are captured, not printed.
+captureWarnings(['WeChat unavailable'])
 
 /** The app as the server serves it: through withTelemetry, the one place requests are logged and counted. */
 function appWithLogs(level: LogLevel = 'info', metricsOn = false) {

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
+import { createLogger, setLogger } from '../../../src/libs/log'
 import { AppError, createWechatClient } from '../../../src/server'
 import { ERRCODE_CASES } from '../../helpers'
 
@@ -23,6 +24,26 @@ beforeAll(() => {
   })
 })
 afterAll(() => server.stop(true))
+
+/** The warn lines WECHAT_UNAVAILABLE writes, captured (CI output stays quiet) and checked for secrets. */
+let logLines: string[] = []
+const allLogLines: string[] = []
+beforeEach(() => {
+  logLines = []
+  setLogger(
+    createLogger('warn', (line) => {
+      logLines.push(line)
+      allLogLines.push(line)
+    }),
+  )
+})
+afterAll(() => {
+  expect(allLogLines.length).toBeGreaterThan(10)
+  for (const line of allLogLines) expect(line).not.toMatch(/cret|js_code|access_token=|127\.0\.0\.1|\.invalid/)
+  setLogger(createLogger())
+})
+const loggedReasons = () =>
+  logLines.map((line) => JSON.parse(line) as { msg: string; reason: string; errcode?: number })
 
 function client(timeoutMs = 1000) {
   return createWechatClient({
@@ -90,6 +111,7 @@ describe('WeChat client: jscode2session', () => {
     expect(error.status).toBe(502)
     expect(error.code).toBe('WECHAT_UNAVAILABLE')
     expect(error.errcode).toBeUndefined()
+    expect(loggedReasons()).toEqual([expect.objectContaining({ msg: 'WeChat unavailable', reason: error.message })])
   })
 
   test('no answer within the timeout → 502', async () => {
@@ -105,6 +127,7 @@ describe('WeChat client: jscode2session', () => {
     expect(performance.now() - started).toBeLessThan(1500)
     expect(error.code).toBe('WECHAT_UNAVAILABLE')
     expect(error.message).toContain('100 ms')
+    expect(loggedReasons()[0]?.reason).toBe('WeChat did not answer within 100 ms')
   })
 
   test('unreachable host → 502', async () => {
@@ -115,6 +138,20 @@ describe('WeChat client: jscode2session', () => {
     const error = await wechat.code2Session('x').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(AppError)
     expect((error as AppError).code).toBe('WECHAT_UNAVAILABLE')
+    expect((error as AppError).message).toBe('could not reach WeChat')
+    expect(loggedReasons()[0]?.reason).toBe('could not reach WeChat: connection refused (ECONNREFUSED)')
+  })
+
+  test('a DNS failure is logged as one, without the URL', async () => {
+    const wechat = createWechatClient({
+      appid: 'a',
+      secret: 's&cret',
+      apiBase: 'http://wxauth-test.invalid',
+      timeoutMs: 3000,
+    })
+    const error = await wechat.code2Session('x').catch((e: unknown) => e)
+    expect((error as AppError).code).toBe('WECHAT_UNAVAILABLE')
+    expect(loggedReasons()[0]?.reason).toStartWith('could not reach WeChat: DNS lookup failed')
   })
 
   test('refuses to be built without credentials', () => {

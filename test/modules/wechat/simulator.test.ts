@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import { createWechatClient, createWechatSimulator, decryptOpenData } from '../../../src/server'
-import { manualClock } from '../../helpers'
+import { captureWarnings, manualClock } from '../../helpers'
+
+/** These tests provoke WeChat failures on purpose: their warn lines are captured, not printed. */
+captureWarnings(['WeChat unavailable'])
 
 const simulator = createWechatSimulator({ appid: 'wxsim', secret: 'sim' })
 const wechat = createWechatClient({
