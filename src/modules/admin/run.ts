@@ -61,13 +61,18 @@ function localStores(databasePath: string): Stores {
 }
 
 /** PostgreSQL (and Redis) as the server sees them: connected, checked, never migrated here. */
-async function remoteStores(databaseUrl: string, redisUrl: string | undefined): Promise<Stores> {
+async function remoteStores(
+  databaseUrl: string,
+  redisUrl: string | undefined,
+  storeTimeoutMs: number,
+): Promise<Stores> {
   const sql = connectPostgres(databaseUrl)
   try {
     const version = await reach(postgresSchemaVersion(sql), 'DATABASE_URL', databaseUrl)
     refuseOtherSchema(version, PG_MIGRATIONS.length, describeUrl(databaseUrl))
-    const base = postgresStores(sql)
-    return redisUrl ? withRedis(base, await reach(connectRedis(redisUrl), 'REDIS_URL', redisUrl)) : base
+    const base = postgresStores(sql, { storeTimeoutMs })
+    if (!redisUrl) return base
+    return withRedis(base, await reach(connectRedis(redisUrl, { timeoutMs: storeTimeoutMs }), 'REDIS_URL', redisUrl))
   } catch (error) {
     await sql.close()
     throw error
@@ -75,13 +80,13 @@ async function remoteStores(databaseUrl: string, redisUrl: string | undefined): 
 }
 
 async function openAdminStores(env: Env): Promise<Stores> {
-  const { databasePath, databaseUrl, redisUrl } = readConfig(env, 'admin')
+  const { databasePath, databaseUrl, redisUrl, storeTimeoutMs } = readConfig(env, 'admin')
   if (redisUrl && !databaseUrl) {
     throw new Refusal(
       'with REDIS_URL but no DATABASE_URL the users are in SQLite and the sessions in Redis; the admin commands need DATABASE_URL (see README: Scaling out)',
     )
   }
-  return databaseUrl ? remoteStores(databaseUrl, redisUrl) : localStores(databasePath)
+  return databaseUrl ? remoteStores(databaseUrl, redisUrl, storeTimeoutMs) : localStores(databasePath)
 }
 
 export interface RunAdminOptions {
