@@ -50,8 +50,8 @@ describe('POST /auth/login', () => {
     expect(text).not.toContain('session_key')
   })
 
-  test("a login the store fails to save keeps WeChat's answer: the same code retried later logs in without a second jscode2session", async () => {
-    const ctx = await testApp()
+  /** A login of a fresh code while the store cannot save users (503), then the store back. */
+  async function loginDuringOutage(ctx: Ctx): Promise<string> {
     const { users } = ctx.stores
     const upsert = users.upsert
     users.upsert = () => {
@@ -61,6 +61,12 @@ describe('POST /auth/login', () => {
     const failed = await errorOf(await ctx.app.handle(jsonRequest('POST', '/auth/login', { code })))
     expect(failed).toEqual({ status: 503, body: { code: 'STORE_UNAVAILABLE', msg: expect.any(String) } })
     users.upsert = upsert
+    return code
+  }
+
+  test("a login the store fails to save keeps WeChat's answer: the same code retried later logs in without a second jscode2session", async () => {
+    const ctx = await testApp()
+    const code = await loginDuringOutage(ctx)
     ctx.clock.advance(60_000)
     const retried = await ctx.app.handle(jsonRequest('POST', '/auth/login', { code }))
     expect(retried.status).toBe(200)
@@ -70,14 +76,7 @@ describe('POST /auth/login', () => {
 
   test("WeChat's answer to a login the store failed to save is kept for the code's lifetime only", async () => {
     const ctx = await testApp()
-    const { users } = ctx.stores
-    const upsert = users.upsert
-    users.upsert = () => {
-      throw storeUnavailable('PostgreSQL')
-    }
-    const code = ctx.simulator.issueCode('alice')
-    expect((await ctx.app.handle(jsonRequest('POST', '/auth/login', { code }))).status).toBe(503)
-    users.upsert = upsert
+    const code = await loginDuringOutage(ctx)
     ctx.clock.advance(5 * 60_000 + 1)
     const late = await errorOf(await ctx.app.handle(jsonRequest('POST', '/auth/login', { code })))
     expect(late.status).toBe(401)
