@@ -645,6 +645,44 @@ describe('bun run dev', () => {
   )
 })
 
+/** The quick start's curl session, as the README shows it, aimed at `baseUrl`. */
+function readmeCurlSession(baseUrl: string): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const start = readme.indexOf('```sh\n', readme.indexOf('In a second terminal, play the mini program'))
+  const block = readme.slice(start + '```sh\n'.length, readme.indexOf('```', start + 5))
+  return block.replaceAll('localhost:3000', new URL(baseUrl).host)
+}
+
+describe.skipIf(!Bun.which('curl'))("the README's curl session", () => {
+  test(
+    'works pasted twice in a row against bun run dev, and a failed login is visible',
+    async () => {
+      const server = await startServer(
+        serverEnv({ WECHAT_APPID: undefined, WECHAT_SECRET: undefined, WECHAT_API_BASE: undefined }),
+        'dev',
+      )
+      const session = readmeCurlSession(server.baseUrl)
+      for (const paste of [1, 2]) {
+        const run = Bun.spawnSync(['bash', '-c', session])
+        const [stdout, stderr] = [run.stdout.toString(), run.stderr.toString()]
+        expect(stderr, `paste ${paste}`).toBe('')
+        expect(stdout, `paste ${paste}`).toContain('"skey":"')
+        expect(stdout, `paste ${paste}`).toContain('"text":"buy milk"')
+        expect(stdout, `paste ${paste}`).toContain('13800138000')
+        expect(stdout, `paste ${paste}`).toContain('\n204\n')
+        expect(stdout.trimEnd(), `paste ${paste}`).toEndWith(
+          '"code":"SKEY_INVALID","msg":"the skey is unknown, logged out or expired; log in again"}',
+        )
+      }
+      const failing = Bun.spawnSync(['bash', '-c', session.replace('alice#$RUN', '')])
+      expect(failing.stderr.toString()).toContain('login failed: see the answer above')
+      expect(failing.stdout.toString()).toContain('"code":"VALIDATION"')
+      expect(await server.stop('SIGTERM')).toBe(0)
+    },
+    TEST_TIMEOUT_MS,
+  )
+})
+
 describe('one-shot commands', () => {
   async function runToEnd(args: string[], overrides: Record<string, string | undefined> = {}) {
     const child = spawnScript('start', serverEnv(overrides), args)
