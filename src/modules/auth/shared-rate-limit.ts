@@ -11,20 +11,24 @@ const PREFIX = 'wxauth:login-rate:'
 /**
  * The token bucket of createRateLimiter, kept in Redis and updated by one script: every instance takes
  * from the same bucket per key, so N instances behind a load balancer allow what one would.
- * Elapsed time never counts negative, so instances whose clocks differ a little cannot refill it.
+ * The bucket's time only moves forward: an instance whose clock is behind neither refills it nor sets it
+ * back (which would let one that is ahead count the same milliseconds again).
  */
 const TAKE = `
 local per_minute = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local per_ms = per_minute / 60000
 local tokens = per_minute
+local at = now
 local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 if bucket[1] then
-  tokens = math.min(per_minute, tonumber(bucket[1]) + math.max(0, now - tonumber(bucket[2])) * per_ms)
+  local last = tonumber(bucket[2])
+  tokens = math.min(per_minute, tonumber(bucket[1]) + math.max(0, now - last) * per_ms)
+  at = math.max(now, last)
 end
 local allowed = tokens >= 1
 if allowed then tokens = tokens - 1 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', ARGV[2])
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', at))
 redis.call('PEXPIRE', KEYS[1], 60000)
 if allowed then return 0 end
 return math.ceil((1 - tokens) / per_ms)

@@ -478,6 +478,34 @@ describe('login rate limit per client IP', () => {
     },
   )
 
+  test.skipIf(!reachableStoreBackends().includes('sqlite+redis'))(
+    'with Redis, instances whose clocks differ cannot refill the budget by taking turns',
+    async () => {
+      const stores = await freshStores('sqlite+redis')
+      const { simulator, wechat } = simulatedWechat()
+      const behind = manualClock()
+      const ahead = () => behind() + 10_000
+      const instance = (clock: () => number) =>
+        new Elysia().use(wxauth({ stores, wechat, clock, loginRateLimit: 2, trustProxy: true }))
+      const [slow, fast] = [instance(behind), instance(ahead)]
+      const attempt = async (app: { handle(request: Request): Promise<Response> }) =>
+        (
+          await app.handle(
+            jsonRequest(
+              'POST',
+              '/auth/login',
+              { code: simulator.issueCode('skew') },
+              { 'x-forwarded-for': '10.0.0.7' },
+            ),
+          )
+        ).status
+      expect([await attempt(slow), await attempt(fast)]).toEqual([200, 200])
+      const turns: number[] = []
+      for (let i = 0; i < 6; i++) turns.push(await attempt(i % 2 === 0 ? slow : fast))
+      expect(turns).toEqual([429, 429, 429, 429, 429, 429])
+    },
+  )
+
   test('with TRUST_PROXY, the last X-Forwarded-For address is the client', async () => {
     const { attempt, stop } = await serve({ loginRateLimit: 2, trustProxy: true })
     try {
