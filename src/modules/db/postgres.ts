@@ -56,7 +56,10 @@ const QUERY_METHODS = new Set<PropertyKey>(['unsafe', 'begin', 'transaction'])
  * `sql` with every query and transaction bounded by `timeoutMs`: past it the caller gets a StoreTimeoutError
  * (503 STORE_UNAVAILABLE). Bun has no per-query timeout of its own. The query itself is not cancelled (a
  * cancel needs the server too): its pooled connection stays busy until the server answers, then
- * returns to the pool, so the next queries succeed without a restart. Tagged-template calls are bounded,
+ * returns to the pool, so the next queries succeed without a restart. A transaction (`begin`) that times
+ * out is not rolled back by the timeout either: it may still commit once the server answers (a login
+ * saved after its 503 leaves one session nobody holds the skey of, which expires like any other).
+ * Tagged-template calls are bounded,
  * so pass values, not nested sql`` fragments (a bounded fragment would run on its own).
  */
 export function boundQueries(sql: SQL, timeoutMs: number): SQL {

@@ -52,22 +52,29 @@ export async function connectRedis(
     return reconnecting
   }
 
-  async function runConnected<T>(commands: (client: RedisClient) => Promise<T>): Promise<T> {
+  /** Runs `commands` on the connected client, noting in `sent` which client that was. */
+  async function runConnected<T>(
+    commands: (client: RedisClient) => Promise<T>,
+    sent: { on?: RedisClient },
+  ): Promise<T> {
     if (!client.connected) {
       if (performance.now() - lastAttemptAt < RECONNECT_EVERY_MS) throw storeUnavailable('Redis')
       await reconnect()
     }
+    sent.on = client
     return commands(client)
   }
 
   return {
     async run(commands) {
+      const sent: { on?: RedisClient } = {}
       try {
-        return await withinStoreTimeout(runConnected(commands), 'Redis', timeoutMs)
+        return await withinStoreTimeout(runConnected(commands, sent), 'Redis', timeoutMs)
       } catch (error) {
         // The client is one connection with pipelined commands: every later command would wait behind
-        // the one that got no answer. Drop it; the next request opens a fresh one (see reconnect).
-        if (error instanceof StoreTimeoutError) client.close()
+        // the one that got no answer. Drop it (only if no other request has replaced it meanwhile); the
+        // next request opens a fresh one (see reconnect).
+        if (error instanceof StoreTimeoutError && sent.on === client) client.close()
         if (storeOutageOf(error) === 'Redis') throw storeUnavailable('Redis')
         throw error
       }
