@@ -101,6 +101,20 @@ export function noteErrorAnswer(
   if (challenge) set.headers['www-authenticate'] = challenge
 }
 
+/**
+ * An error as a Response of its own, for answers made outside Elysia (plain routes, the standalone
+ * server): what Elysia makes of renderError's answer. `text` is the body when it was built once.
+ */
+export function respondWithError(
+  request: Request,
+  appError: AppError,
+  text = JSON.stringify(errorBody(appError)),
+): Response {
+  const set = { headers: { 'content-type': 'application/json' } as Record<string, string> }
+  noteErrorAnswer(request, set, appError.code)
+  return new Response(text, { status: appError.status, headers: set.headers })
+}
+
 /** Turns any failure into `{ code, msg }` with its status; remembers the code for the request log. */
 export function renderError({
   code,

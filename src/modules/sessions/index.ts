@@ -1,6 +1,6 @@
 import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
-import { AppError, errorBody, noteErrorAnswer, toAppError } from '../../libs/errors'
+import { AppError, errorBody, noteErrorAnswer, respondWithError, toAppError } from '../../libs/errors'
 import { userIdOf } from '../../libs/request-facts'
 import type { Stores } from '../store/service'
 import type { SessionWithUser } from './model'
@@ -40,12 +40,7 @@ const skeyMissing = () =>
 function refusal(error: AppError) {
   // Frozen: the 401s are shared by every refused request, so a host hook must not be able to edit them.
   const body = Object.freeze(errorBody(error))
-  return {
-    code: error.code,
-    status: error.status,
-    text: JSON.stringify(body),
-    answer: status(error.status as 401 | 500 | 503, body),
-  }
+  return { error, code: error.code, text: JSON.stringify(body), answer: status(error.status as 401 | 500 | 503, body) }
 }
 const MISSING = refusal(skeyMissing())
 const INVALID = refusal(skeyInvalid())
@@ -58,13 +53,6 @@ type Refusal = typeof MISSING
  */
 const failureOf = (error: unknown): Refusal => refusal(toAppError('UNKNOWN', error))
 type SetHeaders = { headers: Record<string, string | number> }
-
-/** A refusal as a Response of its own, for a plain route: what Elysia would make of `refused.answer`. */
-function refusedResponse(request: Request, refused: Refusal): Response {
-  const set: SetHeaders = { headers: { 'content-type': 'application/json' } }
-  noteErrorAnswer(request, set, refused.code)
-  return new Response(refused.text, { status: refused.status, headers: set.headers as Record<string, string> })
-}
 
 /** What a plain route answers for a request whose skey checked out. */
 export type SessionAnswer = (found: SessionWithUser, request: Request) => Response
@@ -82,7 +70,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
 
   /** The plain-route end of a check: the refusal as a Response, or `respond`'s answer for the user. */
   function answerChecked(request: Request, checked: SessionWithUser | Refusal, respond: SessionAnswer): Response {
-    if ('answer' in checked) return refusedResponse(request, checked)
+    if ('answer' in checked) return respondWithError(request, checked.error, checked.text)
     userIdOf.set(request, checked.user.id)
     return respond(checked, request)
   }

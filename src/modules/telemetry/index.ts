@@ -1,6 +1,6 @@
 import { type AnyElysia, Elysia, t } from 'elysia'
 import { createBunRouteHandler } from 'elysia/adapter/bun/compose'
-import { AppError, errorBody, errors } from '../../libs/errors'
+import { AppError, errors, respondWithError } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 import { plainAnswerOf } from '../../libs/plain-route'
@@ -166,11 +166,8 @@ export function servedWithTelemetry(app: AnyElysia, options: TelemetryOptions) {
  */
 const hasHost = (request: Request) => !request.url.startsWith('/')
 
-function answerHostless(request: Request): Response {
-  const error = new AppError(400, 'VALIDATION', 'the Host header is missing, empty or malformed')
-  errorCodeOf.set(request, error.code)
-  return Response.json(errorBody(error), { status: error.status })
-}
+const answerHostless = (request: Request) =>
+  respondWithError(request, new AppError(400, 'VALIDATION', 'the Host header is missing, empty or malformed'))
 
 /** GET /metrics, in Prometheus' text format (only with METRICS=true). */
 export function createMetricsRoute(metrics: Metrics) {
