@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, expect } from 'bun:test'
 import { createLogger, setLogger } from '../src/libs/log'
-import { createApp, createMetrics, createWechatClient, createWechatSimulator } from '../src/server'
+import {
+  createApp,
+  createMetrics,
+  createWechatClient,
+  createWechatSimulator,
+  openDatabase,
+  servedWithTelemetry,
+  sqliteStores,
+} from '../src/server'
 import { freshStores } from './backends'
 
 export const APPID = 'wxtest'
@@ -94,4 +102,19 @@ export function captureWarnings(expected: readonly string[]): {
     setLogger(createLogger())
   })
   return captured
+}
+
+/**
+ * The app on SQLite with metrics on, and the Bun.serve options the entry point would serve it with
+ * (servedWithTelemetry); its log lines (info and up) are kept in `lines`.
+ */
+export function observedApp() {
+  const lines: Record<string, unknown>[] = []
+  const logger = createLogger('info', (line) => lines.push(JSON.parse(line)))
+  const stores = sqliteStores(openDatabase(':memory:'))
+  const clock = manualClock()
+  const { simulator, wechat } = simulatedWechat()
+  const metrics = createMetrics({ countLive: stores.sessions.countLive, clock })
+  const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0 } })
+  return { app, served: servedWithTelemetry(app, { logger, metrics }), metrics, simulator, lines }
 }

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { connect } from 'node:net'
-import { createLogger } from '../src/libs/log'
-import { createApp, createMetrics, openDatabase, servedWithTelemetry, sqliteStores } from '../src/server'
-import { manualClock, simulatedWechat } from './helpers'
+import { observedApp } from './helpers'
 
 interface RawAnswer {
   status: number
@@ -11,14 +9,8 @@ interface RawAnswer {
 
 /** The app with metrics on, served the way src/index.ts serves it. */
 function startServer() {
-  const lines: Record<string, unknown>[] = []
-  const logger = createLogger('info', (line) => lines.push(JSON.parse(line)))
-  const stores = sqliteStores(openDatabase(':memory:'))
-  const clock = manualClock()
-  const { simulator, wechat } = simulatedWechat()
-  const metrics = createMetrics({ countLive: stores.sessions.countLive, clock })
-  const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0 } })
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', ...servedWithTelemetry(app, { logger, metrics }) })
+  const { app, served, simulator, lines } = observedApp()
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', ...served })
   app.server = server
   const { port } = server
   if (port === undefined) throw new Error('the server listens on no TCP port')

@@ -13,7 +13,7 @@ import {
   withTelemetry,
   wxauth,
 } from '../../../src/server'
-import { APPID, captureWarnings, jsonRequest, manualClock, SECRET, simulatedWechat } from '../../helpers'
+import { APPID, captureWarnings, jsonRequest, manualClock, observedApp, SECRET, simulatedWechat } from '../../helpers'
 
 // Some tests here provoke these on purpose; they are captured, not printed.
 captureWarnings(['WeChat unavailable'])
@@ -149,14 +149,7 @@ describe('GET /metrics', () => {
 
 describe('servedWithTelemetry (what the server listens with)', () => {
   test('native routes and the fetch fallback both get the request id, one log line and the metrics', async () => {
-    const lines: Record<string, unknown>[] = []
-    const logger = createLogger('info', (line) => lines.push(JSON.parse(line)))
-    const stores = sqliteStores(openDatabase(':memory:'))
-    const clock = manualClock()
-    const { simulator, wechat } = simulatedWechat()
-    const metrics = createMetrics({ countLive: stores.sessions.countLive, clock })
-    const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0 } })
-    const served = servedWithTelemetry(app, { logger, metrics })
+    const { served, metrics, simulator, lines } = observedApp()
     expect(Object.keys(served.routes)).toContain('/auth/me')
     expect(Object.keys(served.routes)).not.toContain('/notes/:id')
     const server = Bun.serve({ port: 0, hostname: '127.0.0.1', ...served })
