@@ -20,6 +20,22 @@ export interface PhoneInfo {
 
 export type TokenApi = 'stable' | 'classic'
 
+/** What wxa/getwxacodeunlimit draws: `scene` (≤ 32 characters) reaches `page` of the `envVersion` build. */
+export interface WxaCodeRequest {
+  scene: string
+  /** Without a leading '/', e.g. `pages/index/index`. */
+  page: string
+  /** Whether WeChat checks that `page` exists in the released version. */
+  checkPath: boolean
+  envVersion: 'release' | 'trial' | 'develop'
+}
+
+export interface WxaCodeImage {
+  /** As WeChat labels it: image/jpeg or image/png. */
+  contentType: string
+  bytes: Uint8Array<ArrayBuffer>
+}
+
 export interface WechatClient {
   readonly appid: string
   /** The longest a call may take before it fails with 502. */
@@ -32,6 +48,8 @@ export interface WechatClient {
   getPhoneNumber(accessToken: string, code: string, openid: string): Promise<PhoneInfo>
   /** Whether `sessionKey` is still the user's current session_key (wxa/checksession). */
   checkSessionKey(accessToken: string, openid: string, sessionKey: string): Promise<boolean>
+  /** The mini program code (an image) for `scene` from wxa/getwxacodeunlimit. */
+  getUnlimitedWxaCode(accessToken: string, request: WxaCodeRequest): Promise<WxaCodeImage>
 }
 
 export interface WechatClientOptions {

@@ -9,6 +9,7 @@ import {
   type WechatClient,
   type WechatClientOptions,
   type WechatSession,
+  type WxaCodeImage,
 } from './model'
 
 type JsonObject = Record<string, unknown>
@@ -128,6 +129,22 @@ function parsePhoneInfo(text: string, appid: string): PhoneInfo {
   return { phoneNumber, purePhoneNumber, countryCode }
 }
 
+/**
+ * getwxacodeunlimit answers with the image itself, or with `{ errcode, errmsg }` as JSON (labelled
+ * application/json or text/plain). Every errcode is a 502 carrying it, so a refused access_token is retried.
+ */
+function parseWxaCodeAnswer({ contentType, bytes }: WxaCodeImage): WxaCodeImage {
+  if (/^image\//i.test(contentType.trim())) {
+    if (bytes.length === 0) throw unavailable('WeChat sent an empty image')
+    return { contentType, bytes }
+  }
+  const { errcode } = parseAnswer(new TextDecoder().decode(bytes))
+  if (typeof errcode === 'number' && errcode !== 0) {
+    throw unavailable(`WeChat refused the mini program code (errcode ${errcode})`, errcode)
+  }
+  throw unavailable('WeChat answered the mini program code request without an image')
+}
+
 /** wxa/checksession's signature: hex HMAC-SHA256 of "", keyed with the base64 session_key string itself. */
 export function sessionKeySignature(sessionKey: string): string {
   return createHmac('sha256', sessionKey).update('').digest('hex')
@@ -150,22 +167,34 @@ export function createWechatClient({
     body: JSON.stringify(body),
   })
 
-  /** The answer's text. Network failures, timeouts and non-2xx answers become 502; URLs never reach a message. */
-  async function send(target: string, init: RequestInit = {}): Promise<string> {
+  /**
+   * The answer's body as `read` takes it (read within the timeout). Network failures, timeouts and
+   * non-2xx answers become 502; URLs never reach a message.
+   */
+  async function exchange<T>(target: string, init: RequestInit, read: (response: Response) => Promise<T>): Promise<T> {
     const request = new Request(target, { ...init, signal: AbortSignal.timeout(timeoutMs) })
     let response: Response
-    let text: string
+    let body: T
     try {
       response = await fetch(request)
-      text = await response.text()
+      body = await read(response)
     } catch (error) {
       const timedOut = error instanceof DOMException && error.name === 'TimeoutError'
       if (timedOut) throw unavailable(`WeChat did not answer within ${timeoutMs} ms`)
       throw unavailable('could not reach WeChat', undefined, `could not reach WeChat: ${networkFailureOf(error)}`)
     }
     if (!response.ok) throw unavailable(`WeChat answered HTTP ${response.status}`)
-    return text
+    return body
   }
+
+  const send = (target: string, init: RequestInit = {}): Promise<string> =>
+    exchange(target, init, (response) => response.text())
+
+  const sendForBytes = (target: string, init: RequestInit = {}): Promise<WxaCodeImage> =>
+    exchange(target, init, async (response) => ({
+      contentType: response.headers.get('content-type') ?? '',
+      bytes: new Uint8Array(await response.arrayBuffer()),
+    }))
 
   function requestAccessToken(): Promise<string> {
     if (tokenApi === 'classic') return send(url('/cgi-bin/token', { grant_type: 'client_credential', appid, secret }))
@@ -204,6 +233,13 @@ export function createWechatClient({
       if (body.errcode === WECHAT_ERRCODE.INVALID_SIGNATURE) return false
       if (typeof body.errcode === 'number') throw refusedBy('the session_key check', body.errcode)
       throw unavailable('WeChat answered the session_key check without an errcode')
+    },
+    async getUnlimitedWxaCode(accessToken, { scene, page, checkPath, envVersion }) {
+      const answer = await sendForBytes(
+        url('/wxa/getwxacodeunlimit', { access_token: accessToken }),
+        postJson({ scene, page, check_path: checkPath, env_version: envVersion }),
+      )
+      return parseWxaCodeAnswer(answer)
     },
   }
 }

@@ -1,4 +1,6 @@
 import { createCipheriv } from 'node:crypto'
+import { encode } from 'uqr'
+import { pngFromModules } from '../../libs/png'
 import { WECHAT_ERRCODE } from './model'
 import { sessionKeySignature } from './service'
 
@@ -46,6 +48,28 @@ function wechatError(errcode: number, errmsg: string): Response {
 }
 
 const randomBase64 = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64')
+
+/** getwxacodeunlimit's scene: at most 32 of these characters. */
+const SCENE_CHARACTERS = /^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]*$/
+const ENV_VERSIONS: ReadonlySet<unknown> = new Set(['release', 'trial', 'develop'])
+
+/** getwxacodeunlimit: a real QR code of the scene as a PNG, or WeChat's errcode for a bad argument. */
+function wxaCode({ scene, page, check_path: checkPath, env_version: envVersion }: Record<string, unknown>): Response {
+  if (typeof scene !== 'string' || scene.length < 1 || scene.length > 32) {
+    return wechatError(40169, 'invalid length for scene, or the data is not json string')
+  }
+  if (!SCENE_CHARACTERS.test(scene)) return wechatError(40129, 'invalid scene')
+  // WeChat takes the page without a leading '/' and without a query string.
+  if (page !== undefined && (typeof page !== 'string' || page.startsWith('/') || page.includes('?'))) {
+    return wechatError(41030, 'invalid page')
+  }
+  const badCheckPath = checkPath !== undefined && typeof checkPath !== 'boolean'
+  if (badCheckPath || (envVersion !== undefined && !ENV_VERSIONS.has(envVersion))) {
+    return wechatError(40097, 'invalid args')
+  }
+  const png = pngFromModules(encode(scene, { border: 0 }).data)
+  return new Response(png, { headers: { 'content-type': 'image/png' } })
+}
 
 async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
   try {
@@ -211,10 +235,11 @@ export function createWechatSimulator({ appid, secret, now = Date.now }: WechatS
     if (key === 'POST /cgi-bin/stable_token') return stableToken(await readJsonObject(request))
     if (key === 'GET /cgi-bin/token') return classicToken(url.searchParams)
     const tokenErrcode = tokens.check(url.searchParams.get('access_token'))
-    const tokenApis = ['POST /wxa/business/getuserphonenumber', 'GET /wxa/checksession']
+    const tokenApis = ['POST /wxa/business/getuserphonenumber', 'GET /wxa/checksession', 'POST /wxa/getwxacodeunlimit']
     if (tokenApis.includes(key) && tokenErrcode !== 0) return wechatError(tokenErrcode, 'invalid credential')
     if (key === 'POST /wxa/business/getuserphonenumber') return phoneNumber(await readJsonObject(request))
     if (key === 'GET /wxa/checksession') return checkSession(url.searchParams)
+    if (key === 'POST /wxa/getwxacodeunlimit') return wxaCode(await readJsonObject(request))
     return json({ errcode: 40066, errmsg: 'invalid url' }, 404)
   }
 

@@ -296,3 +296,74 @@ describe('WeChat client: access_token, phone number and session_key check', () =
     expect((await errorOf(openClient().checkSessionKey(TOKEN, 'o1', 'k'))).status).toBe(502)
   })
 })
+
+describe('WeChat client: getwxacodeunlimit', () => {
+  const TOKEN = 'ACCESS-TOKEN-never-in-a-message'
+  const IMAGE = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9])
+  const sent: Request[] = []
+
+  /** A client whose WeChat answers every request with `answer`. */
+  function clientAnswering(answer: () => Response) {
+    return createWechatClient({
+      appid: 'wxapp',
+      secret: 'sec',
+      apiBase: 'https://api.weixin.invalid',
+      timeoutMs: 1000,
+      fetch: async (request) => {
+        sent.push(request)
+        return answer()
+      },
+    })
+  }
+  const request = { scene: 'id=1', page: 'pages/index/index', checkPath: false, envVersion: 'trial' } as const
+  async function errorOf(answer: () => Response): Promise<AppError> {
+    const error = await clientAnswering(answer)
+      .getUnlimitedWxaCode(TOKEN, request)
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )
+    if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`)
+    expect(error.message).not.toContain(TOKEN)
+    return error
+  }
+
+  test('posts { scene, page, check_path, env_version } with the token in the query; passes the image through', async () => {
+    const image = await clientAnswering(
+      () => new Response(IMAGE, { headers: { 'content-type': 'image/jpeg' } }),
+    ).getUnlimitedWxaCode(TOKEN, request)
+    expect(image).toEqual({ contentType: 'image/jpeg', bytes: IMAGE })
+    const last = sent.at(-1) as Request
+    const url = new URL(last.url)
+    expect([last.method, url.pathname]).toEqual(['POST', '/wxa/getwxacodeunlimit'])
+    expect(Object.fromEntries(url.searchParams)).toEqual({ access_token: TOKEN })
+    expect(await last.json()).toEqual({
+      scene: 'id=1',
+      page: 'pages/index/index',
+      check_path: false,
+      env_version: 'trial',
+    })
+  })
+
+  test.each(['text/plain', 'application/json; charset=utf-8'])(
+    'an errcode answer labelled %s → 502 carrying the errcode, logged',
+    async (contentType) => {
+      const body = JSON.stringify({ errcode: 40001, errmsg: 'invalid credential, rid: 1' })
+      const error = await errorOf(() => new Response(body, { headers: { 'content-type': contentType } }))
+      expect([error.status, error.code, error.errcode]).toEqual([502, 'WECHAT_UNAVAILABLE', 40001])
+      expect(error.message).toContain('40001')
+      expect(loggedReasons()).toEqual([expect.objectContaining({ reason: error.message, errcode: 40001 })])
+    },
+  )
+
+  test.each([
+    ['an HTML page', () => new Response('<html>gateway</html>', { headers: { 'content-type': 'text/html' } })],
+    ['JSON without errcode', () => new Response('{"errmsg":"ok"}', { headers: { 'content-type': 'text/plain' } })],
+    ['an empty image', () => new Response(new Uint8Array(0), { headers: { 'content-type': 'image/png' } })],
+    ['an image with HTTP 500', () => new Response(IMAGE, { status: 500, headers: { 'content-type': 'image/jpeg' } })],
+  ])('%s → 502 without errcode', async (_name, answer) => {
+    const error = await errorOf(answer)
+    expect([error.status, error.code, error.errcode]).toEqual([502, 'WECHAT_UNAVAILABLE', undefined])
+    expect(loggedReasons()).toEqual([expect.objectContaining({ msg: 'WeChat unavailable', reason: error.message })])
+  })
+})
