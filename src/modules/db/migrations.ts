@@ -46,4 +46,18 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX sessions_user_id;
   CREATE INDEX sessions_user_created ON sessions(user_id, created_at);
   `,
+  // 4: web-login tickets ("scan a mini program code to log in on the web"), only the SHA-256 of the browser's secret.
+  `
+  CREATE TABLE web_login_tickets (
+    id          TEXT    PRIMARY KEY,
+    secret_hash BLOB    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('waiting', 'scanned', 'confirmed', 'denied')),
+    user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    ip          TEXT,
+    user_agent  TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX web_login_tickets_expires_at ON web_login_tickets(expires_at);
+  `,
 ]

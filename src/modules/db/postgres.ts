@@ -40,6 +40,20 @@ export const PG_MIGRATIONS: readonly string[] = [
     lease_until  bigint NOT NULL DEFAULT 0
   );
   `,
+  // 2: web-login tickets, as SQLite's migration 4.
+  `
+  CREATE TABLE web_login_tickets (
+    id          text   PRIMARY KEY,
+    secret_hash bytea  NOT NULL,
+    status      text   NOT NULL CHECK (status IN ('waiting', 'scanned', 'confirmed', 'denied')),
+    user_id     bigint REFERENCES users(id) ON DELETE CASCADE,
+    ip          text,
+    user_agent  text   NOT NULL,
+    created_at  bigint NOT NULL,
+    expires_at  bigint NOT NULL
+  );
+  CREATE INDEX web_login_tickets_expires_at ON web_login_tickets(expires_at);
+  `,
 ]
 
 /** Any fixed number: every wxauth instance takes the same advisory lock to migrate. */

@@ -10,6 +10,8 @@ import { createRedisSessionStore } from '../sessions/redis'
 import { createSessionStore, type LocalSessionStore, type SessionStore } from '../sessions/service'
 import { createPostgresUserStore } from '../users/postgres'
 import { createUserStore, type LocalUserStore, type UserStore } from '../users/service'
+import type { TicketStore } from '../web-login/model'
+import { type LocalTicketStore, postgresTicketStore, redisTicketStore, sqliteTicketStore } from '../web-login/tickets'
 import type { Backend } from './model'
 
 interface StoresCommon {
@@ -22,6 +24,8 @@ interface StoresCommon {
   readonly redis?: Redis
   readonly notes: NoteStore
   readonly tokens: TokenStore
+  /** Web-login tickets: where sessions live. */
+  readonly tickets: TicketStore
   close(): Promise<void>
 }
 
@@ -32,6 +36,7 @@ export interface LocalStores extends StoresCommon {
   readonly db: Database
   readonly users: LocalUserStore
   readonly sessions: LocalSessionStore
+  readonly tickets: LocalTicketStore
   /** Throws when the database does not answer: GET /healthz. */
   ping(): void
 }
@@ -63,6 +68,7 @@ export function sqliteStores(db: Database): LocalStores {
     sessions: createSessionStore(db, { users }),
     notes: createNoteStore(db),
     tokens: sqliteTokenStore(db),
+    tickets: sqliteTicketStore(db),
     ping() {
       probe.get()
     },
@@ -91,6 +97,7 @@ export function postgresStores(
     sessions: createPostgresSessionStore(sql, users),
     notes: createPostgresNoteStore(sql),
     tokens: postgresTokenStore(sql),
+    tickets: postgresTicketStore(sql),
     async ping() {
       await sql`SELECT 1`
     },
@@ -98,7 +105,7 @@ export function postgresStores(
   }
 }
 
-/** Moves sessions, the access_token lease and login replay to Redis; records stay in `base`. */
+/** Moves sessions, web-login tickets, the access_token lease and login replay to Redis; records stay in `base`. */
 export function withRedis(base: Stores, redis: Redis): RemoteStores {
   return {
     ...base,
@@ -107,6 +114,7 @@ export function withRedis(base: Stores, redis: Redis): RemoteStores {
     redis,
     sessions: createRedisSessionStore(redis, base.users),
     tokens: redisTokenStore(redis),
+    tickets: redisTicketStore(redis),
     async ping() {
       await Promise.all([base.ping(), redis.run((client) => client.ping())])
     },

@@ -29,7 +29,13 @@ describe('openDatabase', () => {
     const tables = db
       .query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
       .all()
-    expect(tables.map((t) => t.name)).toEqual(['notes', 'sessions', 'users', 'wechat_access_tokens'])
+    expect(tables.map((t) => t.name)).toEqual([
+      'notes',
+      'sessions',
+      'users',
+      'web_login_tickets',
+      'wechat_access_tokens',
+    ])
     db.close()
   })
 
