@@ -24,7 +24,10 @@ export interface AppDependencies {
   wechat: WechatClient
   clock?: Clock
   config?: Partial<
-    Pick<Config, 'sessionTtlSeconds' | 'sessionSliding' | 'maxSessionsPerUser' | 'loginRateLimit' | 'trustProxy'>
+    Pick<
+      Config,
+      'sessionTtlSeconds' | 'sessionSliding' | 'maxSessionsPerUser' | 'loginRateLimit' | 'trustProxy' | 'webLogin'
+    >
   >
   /** Serves GET /metrics when given; share it with the sweeper, the WeChat client and servedWithTelemetry. */
   metrics?: Metrics
@@ -35,7 +38,7 @@ export interface AppDependencies {
  * call `app.handle()`. The app owns every route, so its error handler also answers unknown routes.
  */
 export function createApp({ db, stores, wechat, clock = systemClock, config = {}, metrics }: AppDependencies) {
-  const { sessionTtlSeconds, sessionSliding, maxSessionsPerUser, loginRateLimit, trustProxy } = config
+  const { sessionTtlSeconds, sessionSliding, maxSessionsPerUser, loginRateLimit, trustProxy, webLogin } = config
   const auth = wxauth({
     db,
     stores,
@@ -46,6 +49,7 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     maxSessionsPerUser,
     loginRateLimit,
     trustProxy,
+    webLogin,
   })
   const { stores: wired } = auth
   // Every plugin brings its own error handler for its routes. This one comes last, so it attaches to

@@ -108,13 +108,13 @@ export function captureWarnings(expected: readonly string[]): {
  * The app on SQLite with metrics on, and the Bun.serve options the entry point would serve it with
  * (servedWithTelemetry); its log lines (info and up) are kept in `lines`.
  */
-export function observedApp() {
+export function observedApp(config: NonNullable<Parameters<typeof createApp>[0]['config']> = {}) {
   const lines: Record<string, unknown>[] = []
   const logger = createLogger('info', (line) => lines.push(JSON.parse(line)))
   const stores = sqliteStores(openDatabase(':memory:'))
   const clock = manualClock()
   const { simulator, wechat } = simulatedWechat()
   const metrics = createMetrics({ countLive: stores.sessions.countLive, clock })
-  const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0 } })
+  const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0, ...config } })
   return { app, served: servedWithTelemetry(app, { logger, metrics }), metrics, simulator, lines }
 }

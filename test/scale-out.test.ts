@@ -173,6 +173,38 @@ describe.if(ready)('two instances on one PostgreSQL + Redis', () => {
   )
 
   test(
+    'web login across instances: a confirm on B wakes a browser waiting on A within a second; its cookie works on B',
+    async () => {
+      await emptyStores()
+      const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, WEB_LOGIN: 'true' }
+      const [a, b] = await Promise.all([startInstance(env), startInstance(env)])
+      const { skey } = await login(b, 'phone')
+      const started = await fetch(`${a.url}/web/login`, { method: 'POST' })
+      expect(started.status).toBe(201)
+      const { ticket } = (await started.json()) as { ticket: string }
+      const binding = started.headers.getSetCookie()[0]?.split(';')[0] ?? ''
+      const began = performance.now()
+      const waiting = fetch(`${a.url}/web/login/${ticket}?wait=20`, { headers: { cookie: binding } })
+      await Bun.sleep(500)
+      expect((await call(b, 'POST', `/web/login/${ticket}/scan`, skey)).status).toBe(200)
+      const scanned = await waiting
+      expect(((await scanned.json()) as { status: string }).status).toBe('scanned')
+      const confirmedAt = performance.now()
+      const collecting = fetch(`${a.url}/web/login/${ticket}?wait=20`, { headers: { cookie: binding } })
+      await Bun.sleep(300)
+      expect((await call(b, 'POST', `/web/login/${ticket}/confirm`, skey)).status).toBe(204)
+      const answer = await collecting
+      expect(performance.now() - confirmedAt - 300).toBeLessThan(1000)
+      expect(performance.now() - began).toBeLessThan(5000)
+      expect(((await answer.json()) as { status: string }).status).toBe('confirmed')
+      const session = answer.headers.getSetCookie().find((cookie) => cookie.startsWith('wxauth_session='))
+      const me = await fetch(`${b.url}/auth/me`, { headers: { cookie: session?.split(';')[0] ?? '' } })
+      expect(me.status).toBe(200)
+    },
+    TEST_TIMEOUT_MS,
+  )
+
+  test(
     '200 parallel logins of one openid spread over both make one user row',
     async () => {
       const sql = await emptyStores()

@@ -19,7 +19,7 @@ export interface RouteDocOptions {
   summary: string
   description?: string
   tag: string
-  /** Needs an skey: adds the security requirement, the 401s of the guard and the 503 of a lost store. */
+  /** Needs an skey (or the web-login cookie): adds the security requirements and the guard's 401s, 403 and 503. */
   auth?: boolean
   /** Reads a JSON body: adds 400 VALIDATION and 413 PAYLOAD_TOO_LARGE. */
   body?: boolean
@@ -48,6 +48,12 @@ export const FORWARD_AUTH_HEADERS: HeaderDocs = {
 export const SECURITY_SCHEMES = {
   skey: { type: 'apiKey', in: 'header', name: 'skey', description: 'the skey from POST /auth/login' },
   bearer: { type: 'http', scheme: 'bearer', description: 'the skey as Authorization: Bearer <skey>' },
+  webSession: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'wxauth_session',
+    description: 'a web session from the web login (WEB_LOGIN=true), used when no skey header is sent',
+  },
 } as const
 
 /** Response headers some errors carry. */
@@ -66,7 +72,12 @@ const ERROR_HEADERS: Record<number, HeaderDocs> = {
   },
 }
 
-const AUTH_ERRORS: ErrorCodes = { 401: ['SKEY_MISSING', 'SKEY_INVALID'], 503: ['STORE_UNAVAILABLE'] }
+const AUTH_ERRORS: ErrorCodes = {
+  401: ['SKEY_MISSING', 'SKEY_INVALID'],
+  // A write signed in by the web-login cookie from an origin that is not allowed.
+  403: ['CSRF_REJECTED'],
+  503: ['STORE_UNAVAILABLE'],
+}
 const BODY_ERRORS: ErrorCodes = { 400: ['VALIDATION'], 413: ['PAYLOAD_TOO_LARGE'] }
 const ALWAYS: ErrorCodes = { 500: ['INTERNAL'] }
 
@@ -119,7 +130,7 @@ export function routeDoc({
     description,
     tags: [tag],
     // An empty list says "public" (no skey), rather than leaving it unsaid.
-    security: auth ? [{ skey: [] }, { bearer: [] }] : [],
+    security: auth ? [{ skey: [] }, { bearer: [] }, { webSession: [] }] : [],
     responses,
   }
 }

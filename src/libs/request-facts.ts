@@ -6,3 +6,5 @@
 export const errorCodeOf = new WeakMap<Request, string>()
 /** The signed-in user, or for a login the user it just signed in. */
 export const userIdOf = new WeakMap<Request, number>()
+/** Requests whose session came from the web-login cookie rather than an skey header. */
+export const signedInByCookie = new WeakSet<Request>()

@@ -2,24 +2,27 @@ import type { Database } from 'bun:sqlite'
 import { Elysia } from 'elysia'
 import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, isoTime, systemClock } from '../../libs/clock'
-import { AppError, errors } from '../../libs/errors'
-import { logger } from '../../libs/log'
+import { errors } from '../../libs/errors'
 import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
+import { requestPlace } from '../../libs/origin'
 import { plainRoute } from '../../libs/plain-route'
-import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
-import { userIdOf } from '../../libs/request-facts'
+import { signedInByCookie, userIdOf } from '../../libs/request-facts'
 import { createAccessTokenManager } from '../access-token/service'
-import { DEFAULTS, LIMITS } from '../config/model'
+import { DEFAULTS, LIMITS, type WebLoginConfig } from '../config/model'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard } from '../sessions'
 import type { Session } from '../sessions/model'
 import { type Stores, sqliteStores } from '../store/service'
 import type { User } from '../users/model'
 import { toPublicUser } from '../users/service'
+import { createWebLoginRoutes } from '../web-login'
+import { clearedSessionCookie } from '../web-login/cookies'
+import { PAGE_PATH, SESSION_COOKIE } from '../web-login/model'
+import { createWebLoginService } from '../web-login/service'
 import type { WechatClient } from '../wechat/model'
 import { AuthModel } from './model'
 import { createLoginService } from './service'
-import { type RateLimiter, redisRateLimiter } from './shared-rate-limit'
+import { createIpLimit } from './shared-rate-limit'
 import { redisLoginReplay } from './shared-replay'
 
 /** The options of `wxauth()`: the names of Config, the defaults and ranges of its variables (README: Configuration). */
@@ -40,6 +43,8 @@ export interface WxauthOptions {
   loginRateLimit?: number
   /** Believe X-Forwarded-For, only behind a reverse proxy you run (TRUST_PROXY). */
   trustProxy?: boolean
+  /** Scan a mini program code to log in on the web (WEB_LOGIN); off when absent. Unset fields take their defaults. */
+  webLogin?: Partial<WebLoginConfig> | null
 }
 
 const expiryTexts = new WeakMap<Session, string>()
@@ -74,10 +79,19 @@ function requireWhole(name: string, value: number, [min, max]: readonly [number,
   throw new Error(`wxauth: ${name} must be a whole number from ${min} to ${max}`)
 }
 
-/** The per-IP login limit: one budget across every instance with Redis, in this process's memory without. */
-function loginLimiter(stores: Stores, perMinute: number): RateLimiter | null {
-  if (perMinute === 0) return null
-  return stores.redis ? redisRateLimiter(stores.redis, perMinute) : createRateLimiter(perMinute)
+/** The web-login settings with their defaults, checked as readConfig checks the environment; null when off. */
+function webLoginOf(given: Partial<WebLoginConfig> | null | undefined): WebLoginConfig | null {
+  if (!given) return null
+  const config: WebLoginConfig = {
+    page: given.page ?? DEFAULTS.WEB_LOGIN_PAGE,
+    envVersion: given.envVersion ?? DEFAULTS.WEB_LOGIN_ENV,
+    ttlSeconds: given.ttlSeconds ?? DEFAULTS.WEB_LOGIN_TTL,
+    origins: given.origins ?? [],
+  }
+  requireWhole('webLogin.ttlSeconds', config.ttlSeconds, LIMITS.WEB_LOGIN_TTL)
+  if (!PAGE_PATH.test(config.page))
+    throw new Error('wxauth: webLogin.page must be a page path like pages/web-login/index')
+  return config
 }
 
 function storesOf(db: Database | undefined, stores: Stores | undefined): Stores {
@@ -103,13 +117,20 @@ export function wxauth({
   maxSessionsPerUser = DEFAULTS.MAX_SESSIONS_PER_USER,
   loginRateLimit = DEFAULTS.LOGIN_RATE_LIMIT,
   trustProxy = DEFAULTS.TRUST_PROXY,
+  webLogin: webLoginOptions,
 }: WxauthOptions) {
   requireWhole('sessionTtlSeconds', sessionTtlSeconds, LIMITS.SESSION_TTL)
   requireWhole('maxSessionsPerUser', maxSessionsPerUser, LIMITS.MAX_SESSIONS_PER_USER)
   requireWhole('loginRateLimit (0 turns it off)', loginRateLimit, LIMITS.LOGIN_RATE_LIMIT)
+  const webLogin = webLoginOf(webLoginOptions)
   const stores = storesOf(db, given)
   const { sessions } = stores
-  const guard = createGuard({ stores, clock, slidingTtlSeconds: sessionSliding ? sessionTtlSeconds : undefined })
+  const guard = createGuard({
+    stores,
+    clock,
+    slidingTtlSeconds: sessionSliding ? sessionTtlSeconds : undefined,
+    cookieSessions: webLogin ? { cookie: SESSION_COOKIE, origins: webLogin.origins, trustProxy } : undefined,
+  })
   const logins = createLoginService({
     stores,
     wechat,
@@ -118,13 +139,9 @@ export function wxauth({
     maxSessionsPerUser,
     shared: stores.redis ? redisLoginReplay(stores.redis) : undefined,
   })
-  const limiter = loginLimiter(stores, loginRateLimit)
-  let warnedNoAddress = false
-  function warnNoAddressOnce(): void {
-    if (warnedNoAddress) return
-    warnedNoAddress = true
-    logger().warn('login rate limit off: no client address (Elysia has no server to ask and TRUST_PROXY is off)')
-  }
+  const ipLimit = (what: string) =>
+    createIpLimit({ perMinute: loginRateLimit, redis: stores.redis, trustProxy, clock, what })
+  const limitLogins = ipLimit('login')
   const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
 
   const me = plainRoute(function me(request) {
@@ -182,20 +199,8 @@ export function wxauth({
       {
         body: AuthModel.loginBody,
         response: { 200: AuthModel.loginResponse },
-        beforeHandle: async function limitLoginsPerIp({ request, server, set }) {
-          if (!limiter) return
-          const address = clientAddress(request, server, trustProxy)
-          // Without an address every client would share one bucket and 20 logins a minute would be the
-          // whole app's limit: let the login through and say once why nothing is limited.
-          if (address === null) return warnNoAddressOnce()
-          const waitMs = await limiter.take(address, clock())
-          if (waitMs === 0) return
-          set.headers['retry-after'] = String(Math.ceil(waitMs / 1000))
-          throw new AppError(
-            429,
-            'RATE_LIMITED',
-            'too many logins from this address; retry after the Retry-After seconds',
-          )
+        beforeHandle: function limitLoginsPerIp({ request, server, set }) {
+          return limitLogins(request, server, set)
         },
         detail: routeDoc({
           summary: 'Log in with a wx.login code',
@@ -215,15 +220,18 @@ export function wxauth({
     )
     .post(
       '/auth/logout',
-      async function logout({ session, set }) {
+      async function logout({ request, session, set }) {
         await sessions.delete(session.tokenHash)
+        if (signedInByCookie.has(request))
+          set.headers['set-cookie'] = clearedSessionCookie(requestPlace(request, trustProxy))
         set.status = 204
       },
       {
         auth: true,
         detail: routeDoc({
           summary: 'End this session',
-          description: "Only this skey ends; the user's other sessions live on.",
+          description:
+            "Only this skey (or web session, whose cookie is cleared) ends; the user's other sessions live on.",
           tag: 'auth',
           auth: true,
           success: { 204: { description: 'the skey is dead' } },
@@ -248,5 +256,27 @@ export function wxauth({
       },
     )
     .use(createOpenDataRoutes({ sessions, guard, wechat, tokens }))
+    .use(
+      webLogin
+        ? createWebLoginRoutes({
+            service: createWebLoginService({
+              stores,
+              tokens,
+              wechat,
+              clock,
+              config: webLogin,
+              sessionTtlSeconds,
+              maxSessionsPerUser,
+            }),
+            guard,
+            sessions,
+            ttlSeconds: webLogin.ttlSeconds,
+            sessionTtlSeconds,
+            origins: webLogin.origins,
+            trustProxy,
+            limitPerIp: ipLimit('web login'),
+          })
+        : new Elysia(),
+    )
   return Object.assign(routes, { guard, stores })
 }

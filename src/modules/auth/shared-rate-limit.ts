@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto'
+import type { Clock } from '../../libs/clock'
+import { AppError } from '../../libs/errors'
+import { logger } from '../../libs/log'
+import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import type { Redis } from '../db/redis'
 
 /** A limiter's answer: 0 when allowed (a token is taken), else the ms until the next token. */
@@ -46,5 +50,47 @@ export function redisRateLimiter(redis: Redis, perMinute: number): RateLimiter {
       )
       return Number(waitMs)
     },
+  }
+}
+
+type ServerLike = Parameters<typeof clientAddress>[1]
+
+/** Throws 429 RATE_LIMITED (with Retry-After in `set`) when the request's address is over its budget. */
+export type IpLimit = (
+  request: Request,
+  server: ServerLike,
+  set: { headers: Record<string, string | number> },
+) => void | Promise<void>
+
+export interface IpLimitOptions {
+  /** Requests per minute per client IP; 0 turns the limit off. */
+  perMinute: number
+  /** One budget across every instance with Redis, in this process's memory without. */
+  redis: Redis | undefined
+  trustProxy: boolean
+  clock: Clock
+  /** What is limited, in messages and bucket keys: "login", "web login". */
+  what: string
+}
+
+/** The per-IP limit of POST /auth/login and POST /web/login, each with its own buckets. */
+export function createIpLimit({ perMinute, redis, trustProxy, clock, what }: IpLimitOptions): IpLimit {
+  if (perMinute === 0) return () => {}
+  const limiter = redis ? redisRateLimiter(redis, perMinute) : createRateLimiter(perMinute)
+  let warnedNoAddress = false
+  return async function limitPerIp(request, server, set) {
+    const address = clientAddress(request, server, trustProxy)
+    // Without an address every client would share one bucket and 20 a minute would be the whole
+    // app's limit: let the request through and say once why nothing is limited.
+    if (address === null) {
+      if (!warnedNoAddress)
+        logger().warn(`${what} rate limit off: no client address (Elysia has no server to ask and TRUST_PROXY is off)`)
+      warnedNoAddress = true
+      return
+    }
+    const waitMs = await limiter.take(`${what}:${address}`, clock())
+    if (waitMs === 0) return
+    set.headers['retry-after'] = String(Math.ceil(waitMs / 1000))
+    throw new AppError(429, 'RATE_LIMITED', `too many ${what}s from this address; retry after the Retry-After seconds`)
   }
 }

@@ -1,4 +1,5 @@
 import type { LogLevel } from '../../libs/log'
+import type { WebLoginEnv } from '../web-login/model'
 import type { TokenApi } from '../wechat/model'
 
 /** `start` serves WeChat; `dev` serves the simulator; `admin` (admin commands, migrate) opens start's stores without WeChat credentials. */
@@ -30,6 +31,19 @@ export interface Config {
   trustProxy: boolean
   logLevel: LogLevel
   metrics: boolean
+  /** Scan a mini program code to log in on the web (WEB_LOGIN=true); null when off. */
+  webLogin: WebLoginConfig | null
+}
+
+export interface WebLoginConfig {
+  /** The mini program page the code opens (WEB_LOGIN_PAGE), without a leading slash. */
+  page: string
+  /** Which version of the mini program the code opens (WEB_LOGIN_ENV). */
+  envVersion: WebLoginEnv
+  /** How long a ticket (one code) lives, in seconds (WEB_LOGIN_TTL). */
+  ttlSeconds: number
+  /** Origins besides the server's own whose cookie-authenticated writes are accepted (WEB_ORIGINS). */
+  origins: readonly string[]
 }
 
 export { LOG_LEVELS, type LogLevel } from '../../libs/log'
@@ -50,6 +64,10 @@ export const DEFAULTS = {
   TRUST_PROXY: false,
   LOG_LEVEL: 'info',
   METRICS: false,
+  WEB_LOGIN: false,
+  WEB_LOGIN_PAGE: 'pages/web-login/index',
+  WEB_LOGIN_ENV: 'release',
+  WEB_LOGIN_TTL: 120,
 } as const
 
 /** What `bun run dev` uses instead: reachable from this machine only (any code logs in), and its own database. */
@@ -67,6 +85,7 @@ export const LIMITS = {
   MAX_SESSIONS_PER_USER: [1, 10_000],
   LOGIN_RATE_LIMIT: [0, 1_000_000],
   STORE_TIMEOUT_MS: [10, 60_000],
+  WEB_LOGIN_TTL: [10, 3600],
 } as const
 
 /** Credentials `bun run dev` uses with the built-in simulator; never valid at WeChat. */

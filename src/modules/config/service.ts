@@ -1,4 +1,14 @@
-import { type Config, DEFAULTS, DEV_DEFAULTS, LIMITS, LOG_LEVELS, type Mode, SIMULATOR_CREDENTIALS } from './model'
+import { PAGE_PATH, WEB_LOGIN_ENVS } from '../web-login/model'
+import {
+  type Config,
+  DEFAULTS,
+  DEV_DEFAULTS,
+  LIMITS,
+  LOG_LEVELS,
+  type Mode,
+  SIMULATOR_CREDENTIALS,
+  type WebLoginConfig,
+} from './model'
 
 export type Env = Record<string, string | undefined>
 
@@ -67,6 +77,38 @@ function readCredentials(env: Env, mode: Mode): { appid: string; secret: string 
   return { appid, secret }
 }
 
+function readPage(env: Env): string {
+  const page = readString(env, 'WEB_LOGIN_PAGE', DEFAULTS.WEB_LOGIN_PAGE)
+  if (!PAGE_PATH.test(page)) {
+    throw new ConfigError(`WEB_LOGIN_PAGE must be a mini program page path like pages/web-login/index, got "${page}"`)
+  }
+  return page
+}
+
+/** Each entry must be exactly an origin: http(s)://host[:port], nothing after it. */
+function readOrigins(env: Env): string[] {
+  const entries = (env.WEB_ORIGINS ?? '').split(',').map((entry) => entry.trim())
+  return entries.filter(Boolean).map((entry) => {
+    const url = URL.canParse(entry) ? new URL(entry) : null
+    const isOrigin = url !== null && ['http:', 'https:'].includes(url.protocol) && url.origin === entry
+    if (!isOrigin) {
+      throw new ConfigError(`WEB_ORIGINS must list origins like https://admin.example.com (no path), got "${entry}"`)
+    }
+    return entry
+  })
+}
+
+/** Every WEB_* variable is checked even with WEB_LOGIN off: a typo fails now, not on the day it is turned on. */
+function readWebLogin(env: Env): WebLoginConfig | null {
+  const config: WebLoginConfig = {
+    page: readPage(env),
+    envVersion: readChoice(env, 'WEB_LOGIN_ENV', WEB_LOGIN_ENVS, DEFAULTS.WEB_LOGIN_ENV),
+    ttlSeconds: readInteger(env, 'WEB_LOGIN_TTL', DEFAULTS.WEB_LOGIN_TTL, ...LIMITS.WEB_LOGIN_TTL),
+    origins: readOrigins(env),
+  }
+  return readBoolean(env, 'WEB_LOGIN', DEFAULTS.WEB_LOGIN) ? config : null
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function readConfig(env: Env, mode: Mode): Config {
   return {
@@ -99,5 +141,6 @@ export function readConfig(env: Env, mode: Mode): Config {
     trustProxy: readBoolean(env, 'TRUST_PROXY', DEFAULTS.TRUST_PROXY),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, DEFAULTS.LOG_LEVEL),
     metrics: readBoolean(env, 'METRICS', DEFAULTS.METRICS),
+    webLogin: readWebLogin(env),
   }
 }

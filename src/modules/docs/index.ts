@@ -91,6 +91,7 @@ export function createApiDocs(api: AnyElysia) {
         { name: 'wechat', description: "open data with the session's session_key" },
         { name: 'notes', description: 'the example protected resource' },
         { name: 'health', description: 'for load balancers' },
+        { name: 'web-login', description: 'scan a mini program code to sign a browser in (WEB_LOGIN=true)' },
       ],
       paths: byPath,
       components: {
@@ -99,5 +100,7 @@ export function createApiDocs(api: AnyElysia) {
         headers: { RequestId: REQUEST_ID_HEADER },
       },
     },
+    // A path with a dot is taken for a static file and left out by default: the web-login code is a route.
+    exclude: { staticFile: false },
   })
 }

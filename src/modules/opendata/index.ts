@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import { routeDoc } from '../../libs/openapi'
 import type { AccessTokenManager } from '../access-token/service'
-import { type Guard, skeyInvalid } from '../sessions'
+import { type Guard, miniProgramSessionKey } from '../sessions'
 import type { Session } from '../sessions/model'
 import type { SessionStore } from '../sessions/service'
 import type { WechatClient } from '../wechat/model'
@@ -15,14 +15,12 @@ export interface OpenDataOptions {
   tokens: AccessTokenManager
 }
 
-/** POST /wechat/decrypt, /wechat/verify, /wechat/phone and GET /wechat/session-key, all behind the skey. */
+/** What every route here may answer besides its own errors. */
+const OPEN_DATA_ERRORS = { 403: ['MINIPROGRAM_SESSION_REQUIRED'] } as const
+
+/** POST /wechat/decrypt, /wechat/verify, /wechat/phone and GET /wechat/session-key, all behind a mini program's skey. */
 export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDataOptions) {
-  async function sessionKeyOf(session: Session): Promise<string> {
-    const sessionKey = await sessions.sessionKeyOf(session.tokenHash)
-    // The session was logged out between the guard and here.
-    if (sessionKey === null) throw skeyInvalid()
-    return sessionKey
-  }
+  const sessionKeyOf = (session: Session) => miniProgramSessionKey(sessions, session)
 
   return (
     new Elysia({ name: 'wxauth.opendata', prefix: '/wechat' })
@@ -42,7 +40,7 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
             tag: 'wechat',
             auth: true,
             body: true,
-            errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'] },
+            errors: { 400: ['DECRYPT_FAILED', 'WATERMARK_MISMATCH'], ...OPEN_DATA_ERRORS },
           }),
         },
       )
@@ -62,14 +60,17 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
             tag: 'wechat',
             auth: true,
             body: true,
-            errors: { 400: ['SIGNATURE_INVALID'] },
+            errors: { 400: ['SIGNATURE_INVALID'], ...OPEN_DATA_ERRORS },
           }),
         },
       )
       .post(
         '/phone',
         // The number is returned, never stored.
-        ({ body, user }) => tokens.withToken((token) => wechat.getPhoneNumber(token, body.code, user.openid)),
+        async ({ body, user, session }) => {
+          await sessionKeyOf(session)
+          return tokens.withToken((token) => wechat.getPhoneNumber(token, body.code, user.openid))
+        },
         {
           auth: true,
           body: OpenDataModel.phoneBody,
@@ -80,7 +81,12 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
             tag: 'wechat',
             auth: true,
             body: true,
-            errors: { 400: ['PHONE_CODE_INVALID'], 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
+            errors: {
+              400: ['PHONE_CODE_INVALID'],
+              429: ['WECHAT_RATE_LIMITED'],
+              502: ['WECHAT_UNAVAILABLE'],
+              ...OPEN_DATA_ERRORS,
+            },
           }),
         },
       )
@@ -97,7 +103,7 @@ export function createOpenDataRoutes({ sessions, guard, wechat, tokens }: OpenDa
             summary: "Is this session's session_key still the user's current one?",
             tag: 'wechat',
             auth: true,
-            errors: { 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'] },
+            errors: { 429: ['WECHAT_RATE_LIMITED'], 502: ['WECHAT_UNAVAILABLE'], ...OPEN_DATA_ERRORS },
           }),
         },
       )

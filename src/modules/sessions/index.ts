@@ -1,9 +1,10 @@
 import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
 import { AppError, errorBody, noteErrorAnswer, respondWithError, toAppError } from '../../libs/errors'
-import { userIdOf } from '../../libs/request-facts'
+import { cookieOf, isAllowedOrigin, isUnsafeMethod } from '../../libs/origin'
+import { signedInByCookie, userIdOf } from '../../libs/request-facts'
 import type { Stores } from '../store/service'
-import type { SessionWithUser } from './model'
+import { type Session, type SessionWithUser, WEB_SESSION_KEY } from './model'
 import type { LocalSessionStore, SessionStore } from './service'
 
 export interface GuardOptions {
@@ -11,6 +12,16 @@ export interface GuardOptions {
   clock: Clock
   /** Sliding sessions: a request in the second half of a session's life renews it for this long. */
   slidingTtlSeconds?: number
+  /** Web login on: the session cookie stands in for the skey when no skey header is sent. */
+  cookieSessions?: CookieSessionPolicy
+}
+
+export interface CookieSessionPolicy {
+  /** The cookie that carries a web session's token. */
+  cookie: string
+  /** Origins besides the server's own allowed to make cookie-authenticated writes (WEB_ORIGINS). */
+  origins: readonly string[]
+  trustProxy: boolean
 }
 
 const BEARER_PREFIX = 'bearer '
@@ -33,6 +44,22 @@ export function skeyInvalid(): AppError {
   return new AppError(401, 'SKEY_INVALID', 'the skey is unknown, logged out or expired; log in again')
 }
 
+const miniProgramSessionRequired = () =>
+  new AppError(
+    403,
+    'MINIPROGRAM_SESSION_REQUIRED',
+    'this route needs a session from a mini program login (an skey): a web session has no session_key',
+  )
+
+/** The session's session_key, for routes only a mini program's session may use: a web session is refused (403). */
+export async function miniProgramSessionKey(sessions: SessionStore, session: Session): Promise<string> {
+  const sessionKey = await sessions.sessionKeyOf(session.tokenHash)
+  // The session was logged out between the guard and here.
+  if (sessionKey === null) throw skeyInvalid()
+  if (sessionKey === WEB_SESSION_KEY) throw miniProgramSessionRequired()
+  return sessionKey
+}
+
 const skeyMissing = () =>
   new AppError(401, 'SKEY_MISSING', 'send the skey in the skey header or as Authorization: Bearer')
 
@@ -40,10 +67,22 @@ const skeyMissing = () =>
 function refusal(error: AppError) {
   // Frozen: the 401s are shared by every refused request, so a host hook must not be able to edit them.
   const body = Object.freeze(errorBody(error))
-  return { error, code: error.code, text: JSON.stringify(body), answer: status(error.status as 401 | 500 | 503, body) }
+  return {
+    error,
+    code: error.code,
+    text: JSON.stringify(body),
+    answer: status(error.status as 401 | 403 | 500 | 503, body),
+  }
 }
 const MISSING = refusal(skeyMissing())
 const INVALID = refusal(skeyInvalid())
+const CROSS_ORIGIN = refusal(
+  new AppError(
+    403,
+    'CSRF_REJECTED',
+    "a write signed in by cookie needs an Origin header with this server's origin or one in WEB_ORIGINS",
+  ),
+)
 
 type Refusal = typeof MISSING
 
@@ -63,8 +102,24 @@ export type SessionAnswer = (found: SessionWithUser, request: Request) => Respon
  * not answer → 503 STORE_UNAVAILABLE. The guard answers these itself (no thrown error), so a host
  * app's own onError never sees them and cannot turn them into something else.
  */
-export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) {
+export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }: GuardOptions) {
   const ttlMs = (slidingTtlSeconds ?? 0) * 1000
+  const allowedOrigins = new Set(cookieSessions?.origins)
+
+  /**
+   * The session token: the skey header, else (web login on) the session cookie. A cookie is sent by
+   * the browser on its own, so a write signed in by one must come from an allowed origin; a refusal
+   * (no token, or a cross-origin write) comes back instead of a token. Header-signed requests never get here.
+   */
+  function tokenFromCookie(request: Request): string | Refusal {
+    const token = cookieSessions ? cookieOf(request, cookieSessions.cookie) : null
+    if (!token || !cookieSessions) return MISSING
+    if (isUnsafeMethod(request.method) && !isAllowedOrigin(request, allowedOrigins, cookieSessions.trustProxy)) {
+      return CROSS_ORIGIN
+    }
+    signedInByCookie.add(request)
+    return token
+  }
   /** At most one write per session per half-TTL: only a session past its half-life is renewed. */
   const needsSlide = (found: SessionWithUser, nowMs: number) => ttlMs > 0 && found.session.expiresAt - nowMs < ttlMs / 2
 
@@ -81,8 +136,8 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
   // plain objects only, and Bun folds `const x = f(); return x` back into `return f(`.
   function localGuard(sessions: LocalSessionStore) {
     function check(request: Request): SessionWithUser | Refusal {
-      const skey = readSkey(request.headers)
-      if (!skey) return MISSING
+      const skey = readSkey(request.headers) ?? tokenFromCookie(request)
+      if (typeof skey !== 'string') return skey
       const nowMs = clock()
       const found = sessions.validate(skey, nowMs)
       if (!found) return INVALID
@@ -114,8 +169,8 @@ export function createGuard({ stores, clock, slidingTtlSeconds }: GuardOptions) 
 
   function remoteGuard(sessions: SessionStore) {
     async function check(request: Request): Promise<SessionWithUser | Refusal> {
-      const skey = readSkey(request.headers)
-      if (!skey) return MISSING
+      const skey = readSkey(request.headers) ?? tokenFromCookie(request)
+      if (typeof skey !== 'string') return skey
       const nowMs = clock()
       const found = await sessions.validate(skey, nowMs)
       if (!found) return INVALID

@@ -12,6 +12,9 @@ export type SessionWithUser = {
   user: User
 }
 
+/** A web session (web login) stores this as its session_key: WeChat gave it none, so no open-data route serves it. */
+export const WEB_SESSION_KEY = ''
+
 export const SESSION_TOKEN_BYTES = 32
 /** base64url of 32 bytes, no padding. */
 export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/

@@ -68,8 +68,9 @@ interface StoredSession {
 
 function parseStored(value: string): StoredSession | null {
   const [userId, createdAt, expiresAt, ...rest] = value.split(':')
+  // A web session's session_key is empty (WEB_SESSION_KEY): the field is there, with nothing in it.
+  if (!userId || !createdAt || !expiresAt || rest.length === 0) return null
   const sessionKey = rest.join(':')
-  if (!userId || !createdAt || !expiresAt || !sessionKey) return null
   return { userId: Number(userId), createdAt: Number(createdAt), expiresAt: Number(expiresAt), sessionKey }
 }
 

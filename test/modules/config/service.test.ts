@@ -20,6 +20,31 @@ describe('readConfig', () => {
       trustProxy: false,
       logLevel: 'info',
       metrics: false,
+      webLogin: null,
+    })
+  })
+
+  test('web login: off by default; WEB_LOGIN=true gives the documented defaults; every WEB_* variable is read', () => {
+    expect(readConfig({ ...creds, WEB_LOGIN: 'false' }, 'start').webLogin).toBeNull()
+    expect(readConfig({ ...creds, WEB_LOGIN: 'true' }, 'start').webLogin).toEqual({
+      page: 'pages/web-login/index',
+      envVersion: 'release',
+      ttlSeconds: 120,
+      origins: [],
+    })
+    const env = {
+      ...creds,
+      WEB_LOGIN: '1',
+      WEB_LOGIN_PAGE: 'pages/auth/scan',
+      WEB_LOGIN_ENV: 'trial',
+      WEB_LOGIN_TTL: '300',
+      WEB_ORIGINS: ' https://admin.example.com , http://localhost:5173 ',
+    }
+    expect(readConfig(env, 'start').webLogin).toEqual({
+      page: 'pages/auth/scan',
+      envVersion: 'trial',
+      ttlSeconds: 300,
+      origins: ['https://admin.example.com', 'http://localhost:5173'],
     })
   })
 
@@ -133,6 +158,16 @@ describe('readConfig', () => {
     ['TRUST_PROXY', 'maybe'],
     ['LOG_LEVEL', 'verbose'],
     ['METRICS', 'on'],
+    ['WEB_LOGIN', 'yes'],
+    ['WEB_LOGIN_PAGE', '/pages/web-login/index'],
+    ['WEB_LOGIN_PAGE', 'pages/web-login/index?from=web'],
+    ['WEB_LOGIN_ENV', 'dev'],
+    ['WEB_LOGIN_TTL', '5'],
+    ['WEB_LOGIN_TTL', '3601'],
+    ['WEB_ORIGINS', 'admin.example.com'],
+    ['WEB_ORIGINS', 'https://admin.example.com/'],
+    ['WEB_ORIGINS', 'https://admin.example.com/console'],
+    ['WEB_ORIGINS', 'https://ok.example.com,ftp://files.example.com'],
   ])('%s=%p is rejected with a message naming it', (name, value) => {
     let thrown: unknown
     try {

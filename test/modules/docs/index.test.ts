@@ -32,14 +32,27 @@ async function openApiDocument(
 }
 
 const DOC_ROUTES = new Set(['/openapi', '/openapi/json'])
+/** Routes anyone may call: the browser's side of the web login has no session yet. */
+const PUBLIC_PATHS = new Set([
+  '/auth/login',
+  '/healthz',
+  '/web',
+  '/web/login',
+  '/web/login/{ticket}',
+  '/web/login/{ticket}/qrcode.png',
+])
+const WEB_LOGIN = { page: 'pages/web-login/index', envVersion: 'release', ttlSeconds: 120, origins: [] } as const
 const codesOf = (schema: ErrorSchema) =>
   schema.properties?.code?.const !== undefined
     ? [schema.properties.code.const]
     : (schema.properties?.code?.anyOf ?? []).map((option) => option.const)
 
 describe('OpenAPI document', () => {
-  test('is valid OpenAPI according to a real validator', async () => {
-    const { doc } = await openApiDocument()
+  test.each([
+    ['default', {}],
+    ['WEB_LOGIN=true', { webLogin: WEB_LOGIN }],
+  ])('is valid OpenAPI according to a real validator (%s)', async (_, config) => {
+    const { doc } = await openApiDocument(config)
     const result = await new Validator().validate(doc as unknown as Record<string, unknown>)
     expect(result.errors ?? []).toEqual([])
     expect(result.valid).toBe(true)
@@ -48,6 +61,7 @@ describe('OpenAPI document', () => {
   test.each([
     ['default', {}],
     ['METRICS=true', { metrics: true }],
+    ['WEB_LOGIN=true', { webLogin: WEB_LOGIN }],
   ])('lists every route the app serves, with a summary and a success response (%s)', async (_, config) => {
     const { doc, routes } = await openApiDocument(config)
     const served = routes.filter((route) => !DOC_ROUTES.has(route.path))
@@ -66,7 +80,7 @@ describe('OpenAPI document', () => {
 
   test('every error response is { code, msg } listing its codes; protected routes carry the skey scheme and 401s', async () => {
     const { doc } = await openApiDocument()
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearer', 'skey'])
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearer', 'skey', 'webSession'])
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(methods)) {
         const where = `${method.toUpperCase()} ${path}`
@@ -76,12 +90,12 @@ describe('OpenAPI document', () => {
           expect(schema?.required, where).toEqual(['code', 'msg'])
           expect(codesOf(schema as ErrorSchema).length, `${where} ${status}`).toBeGreaterThan(0)
         }
-        const isPublic = path === '/auth/login' || path === '/healthz'
+        const isPublic = PUBLIC_PATHS.has(path)
         if (isPublic) {
           expect(operation.security, where).toEqual([])
           continue
         }
-        expect(operation.security, where).toEqual([{ skey: [] }, { bearer: [] }])
+        expect(operation.security, where).toEqual([{ skey: [] }, { bearer: [] }, { webSession: [] }])
         const unauthorized = operation.responses['401']?.content?.['application/json']?.schema as ErrorSchema
         expect(codesOf(unauthorized), where).toEqual(expect.arrayContaining(['SKEY_MISSING', 'SKEY_INVALID']))
         const storeLost = operation.responses['503']?.content?.['application/json']?.schema as ErrorSchema
@@ -113,8 +127,8 @@ describe('OpenAPI document', () => {
     )
   })
 
-  test("passes @redocly/cli's recommended ruleset with no errors (warnings: only /healthz and /metrics, which answer no 4xx)", async () => {
-    const { doc } = await openApiDocument({ metrics: true })
+  test("passes @redocly/cli's recommended ruleset with no errors (warnings: only /healthz, /metrics and /web, which answer no 4xx)", async () => {
+    const { doc } = await openApiDocument({ metrics: true, webLogin: WEB_LOGIN })
     const dir = mkdtempSync(join(tmpdir(), 'wxauth-openapi-'))
     try {
       const file = join(dir, 'openapi.json')
@@ -132,6 +146,7 @@ describe('OpenAPI document', () => {
       expect(report.problems.map((problem) => `${problem.ruleId} ${problem.location[0]?.pointer}`).sort()).toEqual([
         'operation-4xx-response #/paths/~1healthz/get/responses',
         'operation-4xx-response #/paths/~1metrics/get/responses',
+        'operation-4xx-response #/paths/~1web/get/responses',
       ])
     } finally {
       rmSync(dir, { recursive: true, force: true })

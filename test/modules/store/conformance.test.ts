@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { WEB_SESSION_KEY } from '../../../src/modules/sessions/model'
 import { generateSessionToken, hashSessionToken, type Stores } from '../../../src/server'
 import { freshStores, reachableStoreBackends } from '../../backends'
 
@@ -71,6 +72,19 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
       expect(found?.session.userId).toBe(user.id)
       expect(found?.session.expiresAt).toBe(expiresAt)
       expect(await stores.sessions.sessionKeyOf(tokenHash)).toBe('key-of-o-alice')
+    })
+
+    test('a web session (no session_key) validates, and its session_key reads back empty rather than unknown', async () => {
+      const stores = await fresh()
+      const user = await stores.users.upsert('o-web', null, T0)
+      const web = await stores.sessions.create({
+        userId: user.id,
+        sessionKey: WEB_SESSION_KEY,
+        nowMs: T0,
+        ttlSeconds: HOUR,
+      })
+      expect((await stores.sessions.validate(web.token, T0 + 1))?.user).toEqual(user)
+      expect(await stores.sessions.sessionKeyOf(web.tokenHash)).toBe(WEB_SESSION_KEY)
     })
 
     test('unknown, malformed and expired tokens are null', async () => {

@@ -1,0 +1,250 @@
+import { Elysia } from 'elysia'
+import { isoTime } from '../../libs/clock'
+import { AppError } from '../../libs/errors'
+import { routeDoc } from '../../libs/openapi'
+import { cookieOf, isAllowedOrigin, requestPlace } from '../../libs/origin'
+import { clientAddress } from '../../libs/rate-limit'
+import { userIdOf } from '../../libs/request-facts'
+import type { IpLimit } from '../auth/shared-rate-limit'
+import { type Guard, miniProgramSessionKey } from '../sessions'
+import type { Session } from '../sessions/model'
+import type { SessionStore } from '../sessions/service'
+import type { User } from '../users/model'
+import { toPublicUser } from '../users/service'
+import { cookieHeader } from './cookies'
+import { SESSION_COOKIE, TICKET_COOKIE, TICKET_COOKIE_PATH, WebLoginModel } from './model'
+import webLoginPage from './page.html' with { type: 'text' }
+import type { WebLoginService } from './service'
+
+const PAGE_TEXT: unknown = webLoginPage
+if (typeof PAGE_TEXT !== 'string') throw new Error('web-login page.html must be imported as text')
+const PAGE = PAGE_TEXT
+
+/** The page's inline scripts and styles by hash: nothing else may run on it, and nothing may frame it. */
+function contentSecurityPolicy(html: string): string {
+  const hashes = (tag: string) =>
+    [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
+      .map((match) => `'sha256-${Bun.SHA256.hash(match[1] ?? '', 'base64')}'`)
+      .join(' ')
+  return [
+    "default-src 'none'",
+    `script-src ${hashes('script')}`,
+    `style-src ${hashes('style')}`,
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ')
+}
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': contentSecurityPolicy(PAGE),
+  'cache-control': 'no-cache',
+  'referrer-policy': 'no-referrer',
+}
+
+const csrfRejected = () =>
+  new AppError(403, 'CSRF_REJECTED', "a web login may start only from this server's origin or one in WEB_ORIGINS")
+
+const NO_STORE = 'no-store'
+
+export interface WebLoginRoutesOptions {
+  service: WebLoginService
+  guard: Guard
+  sessions: SessionStore
+  ttlSeconds: number
+  sessionTtlSeconds: number
+  /** Origins besides the server's own (WEB_ORIGINS). */
+  origins: readonly string[]
+  trustProxy: boolean
+  /** The per-IP limit POST /auth/login has, with a bucket of its own. */
+  limitPerIp: IpLimit
+}
+
+/**
+ * Scan to log in on the web. The browser: GET /web (the example page), POST /web/login, the code's
+ * image and a long poll on the ticket. The mini program (skey): scan, confirm, deny.
+ */
+export function createWebLoginRoutes({
+  service,
+  guard,
+  sessions,
+  ttlSeconds,
+  sessionTtlSeconds,
+  origins,
+  trustProxy,
+  limitPerIp,
+}: WebLoginRoutesOptions) {
+  const allowedOrigins = new Set(origins)
+  /** Only a mini program's session may sign a browser in: a web session cannot pass itself on. */
+  async function miniProgramUser({ user, session }: { user: User; session: Session }): Promise<number> {
+    await miniProgramSessionKey(sessions, session)
+    return user.id
+  }
+  return new Elysia({ name: 'wxauth.web-login' })
+    .use(guard)
+    .get('/web', () => new Response(PAGE, { headers: PAGE_HEADERS }), {
+      detail: routeDoc({
+        summary: 'The example web-login page: shows the code, then the signed-in user (HTML, no external assets)',
+        tag: 'web-login',
+        success: { 200: { description: 'the page', mediaType: 'text/html', schema: WebLoginModel.page } },
+      }),
+    })
+    .post(
+      '/web/login',
+      async function startWebLogin({ request, server, set }) {
+        // A page on another site may not start logins in this browser (login CSRF); curl sends no Origin.
+        if (request.headers.has('origin') && !isAllowedOrigin(request, allowedOrigins, trustProxy)) throw csrfRejected()
+        const { ticket, secret } = await service.start({
+          ip: clientAddress(request, server, trustProxy),
+          userAgent: request.headers.get('user-agent') ?? '',
+        })
+        const place = requestPlace(request, trustProxy)
+        set.status = 201
+        set.headers['cache-control'] = NO_STORE
+        set.headers['set-cookie'] = cookieHeader(
+          TICKET_COOKIE,
+          secret,
+          { path: TICKET_COOKIE_PATH, maxAgeSeconds: ttlSeconds },
+          place,
+        )
+        return {
+          ticket: ticket.id,
+          qrcodeUrl: `/web/login/${ticket.id}/qrcode.png`,
+          expiresAt: isoTime(ticket.expiresAt),
+          status: 'waiting' as const,
+        }
+      },
+      {
+        beforeHandle: ({ request, server, set }) => limitPerIp(request, server, set),
+        response: { 201: WebLoginModel.created },
+        detail: routeDoc({
+          summary: 'Start a web login: a ticket, its code and the cookie that binds it to this browser',
+          tag: 'web-login',
+          errors: { 403: ['CSRF_REJECTED'], 429: ['RATE_LIMITED'], 503: ['STORE_UNAVAILABLE'] },
+        }),
+      },
+    )
+    .get(
+      '/web/login/:ticket/qrcode.png',
+      async function webLoginCode({ params, request }) {
+        const image = await service.qrcode(params.ticket, cookieOf(request, TICKET_COOKIE))
+        return new Response(image.bytes, {
+          headers: { 'content-type': image.contentType, 'cache-control': `private, max-age=${ttlSeconds}` },
+        })
+      },
+      {
+        params: WebLoginModel.ticketParams,
+        detail: routeDoc({
+          summary: "The mini program code for this ticket (WeChat's getwxacodeunlimit; scene = the ticket)",
+          tag: 'web-login',
+          success: { 200: { description: 'the image', mediaType: 'image/png', schema: WebLoginModel.image } },
+          errors: {
+            403: ['TICKET_FOREIGN'],
+            404: ['TICKET_INVALID'],
+            410: ['TICKET_EXPIRED'],
+            502: ['WECHAT_UNAVAILABLE'],
+            503: ['STORE_UNAVAILABLE'],
+          },
+        }),
+      },
+    )
+    .get(
+      '/web/login/:ticket',
+      async function webLoginStatus({ params, query, request, set }) {
+        const answer = await service.status(params.ticket, cookieOf(request, TICKET_COOKIE), query.wait ?? 0)
+        set.headers['cache-control'] = NO_STORE
+        const body = { status: answer.status, expiresAt: isoTime(answer.expiresAt) }
+        if (!answer.signedIn) return body
+        const { user, token } = answer.signedIn
+        userIdOf.set(request, user.id)
+        set.headers['set-cookie'] = cookieHeader(
+          SESSION_COOKIE,
+          token,
+          { path: '/', maxAgeSeconds: sessionTtlSeconds },
+          requestPlace(request, trustProxy),
+        )
+        return { ...body, user: toPublicUser(user) }
+      },
+      {
+        params: WebLoginModel.ticketParams,
+        query: WebLoginModel.statusQuery,
+        response: { 200: WebLoginModel.status },
+        detail: routeDoc({
+          summary: "This browser's ticket: its status, after waiting up to `wait` seconds for a change",
+          description:
+            'Needs the binding cookie. The first answer with `confirmed` carries the user and sets the wxauth_session cookie; the ticket is then used up (404).',
+          tag: 'web-login',
+          errors: { 400: ['VALIDATION'], 403: ['TICKET_FOREIGN'], 404: ['TICKET_INVALID'], 503: ['STORE_UNAVAILABLE'] },
+        }),
+      },
+    )
+    .post(
+      '/web/login/:ticket/scan',
+      async function scanWebLogin(context) {
+        const ticket = await service.scan(context.params.ticket, await miniProgramUser(context))
+        return {
+          browser: { ip: ticket.ip, userAgent: ticket.userAgent, createdAt: isoTime(ticket.createdAt) },
+          expiresAt: isoTime(ticket.expiresAt),
+        }
+      },
+      {
+        auth: true,
+        params: WebLoginModel.ticketParams,
+        response: { 200: WebLoginModel.scanned },
+        detail: routeDoc({
+          summary: 'The mini program scanned the code: which browser is asking',
+          description:
+            'Show the browser to the user before they confirm: someone may show them a code from their own browser.',
+          tag: 'web-login',
+          auth: true,
+          errors: MINI_PROGRAM_ERRORS,
+        }),
+      },
+    )
+    .post(
+      '/web/login/:ticket/confirm',
+      async function confirmWebLogin(context) {
+        await service.answer(context.params.ticket, await miniProgramUser(context), 'confirmed')
+        context.set.status = 204
+      },
+      {
+        auth: true,
+        params: WebLoginModel.ticketParams,
+        detail: routeDoc({
+          summary: 'The user signs the browser in',
+          tag: 'web-login',
+          auth: true,
+          success: { 204: { description: 'confirmed: the waiting browser is signed in' } },
+          errors: MINI_PROGRAM_ERRORS,
+        }),
+      },
+    )
+    .post(
+      '/web/login/:ticket/deny',
+      async function denyWebLogin(context) {
+        await service.answer(context.params.ticket, await miniProgramUser(context), 'denied')
+        context.set.status = 204
+      },
+      {
+        auth: true,
+        params: WebLoginModel.ticketParams,
+        detail: routeDoc({
+          summary: 'The user refuses to sign the browser in',
+          tag: 'web-login',
+          auth: true,
+          success: { 204: { description: 'denied: the browser is told' } },
+          errors: MINI_PROGRAM_ERRORS,
+        }),
+      },
+    )
+}
+
+const MINI_PROGRAM_ERRORS = {
+  403: ['MINIPROGRAM_SESSION_REQUIRED'],
+  404: ['TICKET_INVALID'],
+  409: ['TICKET_CLAIMED'],
+  410: ['TICKET_EXPIRED'],
+} as const
