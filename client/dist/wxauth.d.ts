@@ -73,6 +73,47 @@ export interface WxAuthOptions {
     /** Called once per failed login, with the error every waiting caller receives. */
     onLoginFailed?: (error: WxAuthError) => void;
 }
+/** The browser that asked for a web login, as the server saw it when the browser created the code. */
+export interface WebLoginBrowser {
+    /** The browser's IP address; null when the server could not tell. */
+    ip: string | null;
+    userAgent: string;
+    /** When the browser created the code (ISO 8601). */
+    createdAt: string;
+}
+export interface WebLoginScan {
+    browser: WebLoginBrowser;
+    /** When the code expires (ISO 8601): confirm before then. */
+    expiresAt: string;
+}
+/**
+ * Web login: a web page shows a mini program code; the user scans it, and this mini program (logged in)
+ * confirms or denies. The code opens your web-login page with the ticket as its `scene`:
+ *
+ * ```js
+ * Page({
+ *   async onLoad(query) {
+ *     this.scene = decodeURIComponent(query.scene) // WeChat hands the scene over URI-encoded
+ *     const { browser, expiresAt } = await auth.webLogin.scan(this.scene)
+ *     this.setData({ browser, expiresAt }) // show it: the user checks the IP and time are theirs
+ *   },
+ *   confirm() { return auth.webLogin.confirm(this.scene) },
+ *   deny() { return auth.webLogin.deny(this.scene) },
+ * })
+ * ```
+ *
+ * Each call sends the skey (logging in first or again when needed, as `request` does). A failure rejects
+ * with a `WxAuthError`: TICKET_INVALID (unknown or used up), TICKET_EXPIRED, TICKET_CLAIMED (another
+ * user scanned it first), or any other server or NETWORK error.
+ */
+export interface WebLogin {
+    /** Tells the server this user scanned the code (the browser shows "scanned"); resolves with the browser to show. */
+    scan(scene: string): Promise<WebLoginScan>;
+    /** Signs the browser in as this user. Only after `scan`, by the same user. */
+    confirm(scene: string): Promise<void>;
+    /** Refuses: the browser shows "denied" and must ask for a new code. */
+    deny(scene: string): Promise<void>;
+}
 export interface WxAuth {
     /** Logs in now (sharing a login already in flight) and stores the skey. */
     login(): Promise<LoginResult>;
@@ -82,6 +123,8 @@ export interface WxAuth {
     logout(): Promise<void>;
     /** The stored skey, or null. */
     skey(): string | null;
+    /** Scan-to-login for web pages: scan, then confirm or deny a browser's code. */
+    webLogin: WebLogin;
 }
 /**
  * Why a login or request failed. `code` and `msg` are the server's when it answered (e.g.

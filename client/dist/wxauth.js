@@ -16,17 +16,20 @@ function isObject(value) {
 function isLoginResult(value) {
   return isObject(value) && typeof value.skey === "string" && value.skey !== "" && isObject(value.user);
 }
+function isWebLoginScan(value) {
+  return isObject(value) && typeof value.expiresAt === "string" && isObject(value.browser) && typeof value.browser.userAgent === "string" && typeof value.browser.createdAt === "string" && (value.browser.ip === null || typeof value.browser.ip === "string");
+}
 function isSkeyRejection(response) {
   const data = response.data;
   return response.statusCode === 401 && isObject(data) && SKEY_REJECTED.indexOf(String(data.code)) !== -1;
 }
-function errorFromResponse(response) {
+function errorFromResponse(response, what = "login") {
   const data = response.data;
   if (isObject(data) && typeof data.code === "string" && typeof data.msg === "string") {
     const errcode = typeof data.errcode === "number" ? data.errcode : null;
     return new WxAuthError(data.code, data.msg, response.statusCode, errcode);
   }
-  return new WxAuthError("BAD_RESPONSE", `login answered HTTP ${response.statusCode}`, response.statusCode);
+  return new WxAuthError("BAD_RESPONSE", `${what} answered HTTP ${response.statusCode}`, response.statusCode);
 }
 function defaultWx() {
   if (typeof wx === "undefined")
@@ -119,7 +122,30 @@ function createWxAuth(options) {
     wx2.removeStorageSync(storageKey);
     await send({ url: "/auth/logout", method: "POST" }, skey);
   }
-  return { login, request, logout, skey: storedSkey };
+  async function webLoginCall(scene, action, expected) {
+    if (typeof scene !== "string" || scene === "")
+      throw new WxAuthError("TICKET_INVALID", "no scene: open this page from the code");
+    const url = `/web/login/${encodeURIComponent(scene)}/${action}`;
+    const response = await request({ url, method: "POST" });
+    if (response.statusCode !== expected)
+      throw errorFromResponse(response, `web login ${action}`);
+    return response.data;
+  }
+  const webLogin = {
+    async scan(scene) {
+      const data = await webLoginCall(scene, "scan", 200);
+      if (!isWebLoginScan(data))
+        throw new WxAuthError("BAD_RESPONSE", "web login scan answered an unexpected body", 200);
+      return data;
+    },
+    async confirm(scene) {
+      await webLoginCall(scene, "confirm", 204);
+    },
+    async deny(scene) {
+      await webLoginCall(scene, "deny", 204);
+    }
+  };
+  return { login, request, logout, skey: storedSkey, webLogin };
 }
 export {
   WxAuthError,

@@ -78,6 +78,50 @@ export interface WxAuthOptions {
   onLoginFailed?: (error: WxAuthError) => void
 }
 
+/** The browser that asked for a web login, as the server saw it when the browser created the code. */
+export interface WebLoginBrowser {
+  /** The browser's IP address; null when the server could not tell. */
+  ip: string | null
+  userAgent: string
+  /** When the browser created the code (ISO 8601). */
+  createdAt: string
+}
+
+export interface WebLoginScan {
+  browser: WebLoginBrowser
+  /** When the code expires (ISO 8601): confirm before then. */
+  expiresAt: string
+}
+
+/**
+ * Web login: a web page shows a mini program code; the user scans it, and this mini program (logged in)
+ * confirms or denies. The code opens your web-login page with the ticket as its `scene`:
+ *
+ * ```js
+ * Page({
+ *   async onLoad(query) {
+ *     this.scene = decodeURIComponent(query.scene) // WeChat hands the scene over URI-encoded
+ *     const { browser, expiresAt } = await auth.webLogin.scan(this.scene)
+ *     this.setData({ browser, expiresAt }) // show it: the user checks the IP and time are theirs
+ *   },
+ *   confirm() { return auth.webLogin.confirm(this.scene) },
+ *   deny() { return auth.webLogin.deny(this.scene) },
+ * })
+ * ```
+ *
+ * Each call sends the skey (logging in first or again when needed, as `request` does). A failure rejects
+ * with a `WxAuthError`: TICKET_INVALID (unknown or used up), TICKET_EXPIRED, TICKET_CLAIMED (another
+ * user scanned it first), or any other server or NETWORK error.
+ */
+export interface WebLogin {
+  /** Tells the server this user scanned the code (the browser shows "scanned"); resolves with the browser to show. */
+  scan(scene: string): Promise<WebLoginScan>
+  /** Signs the browser in as this user. Only after `scan`, by the same user. */
+  confirm(scene: string): Promise<void>
+  /** Refuses: the browser shows "denied" and must ask for a new code. */
+  deny(scene: string): Promise<void>
+}
+
 export interface WxAuth {
   /** Logs in now (sharing a login already in flight) and stores the skey. */
   login(): Promise<LoginResult>
@@ -87,6 +131,8 @@ export interface WxAuth {
   logout(): Promise<void>
   /** The stored skey, or null. */
   skey(): string | null
+  /** Scan-to-login for web pages: scan, then confirm or deny a browser's code. */
+  webLogin: WebLogin
 }
 
 /**
@@ -121,19 +167,30 @@ function isLoginResult(value: unknown): value is LoginResult {
   return isObject(value) && typeof value.skey === 'string' && value.skey !== '' && isObject(value.user)
 }
 
+function isWebLoginScan(value: unknown): value is WebLoginScan {
+  return (
+    isObject(value) &&
+    typeof value.expiresAt === 'string' &&
+    isObject(value.browser) &&
+    typeof value.browser.userAgent === 'string' &&
+    typeof value.browser.createdAt === 'string' &&
+    (value.browser.ip === null || typeof value.browser.ip === 'string')
+  )
+}
+
 function isSkeyRejection(response: Response): boolean {
   const data = response.data
   return response.statusCode === 401 && isObject(data) && SKEY_REJECTED.indexOf(String(data.code)) !== -1
 }
 
 /** The server's `{ code, msg }` as an error, or BAD_RESPONSE when the body is something else. */
-function errorFromResponse(response: Response): WxAuthError {
+function errorFromResponse(response: Response, what = 'login'): WxAuthError {
   const data = response.data
   if (isObject(data) && typeof data.code === 'string' && typeof data.msg === 'string') {
     const errcode = typeof data.errcode === 'number' ? data.errcode : null
     return new WxAuthError(data.code, data.msg, response.statusCode, errcode)
   }
-  return new WxAuthError('BAD_RESPONSE', `login answered HTTP ${response.statusCode}`, response.statusCode)
+  return new WxAuthError('BAD_RESPONSE', `${what} answered HTTP ${response.statusCode}`, response.statusCode)
 }
 
 declare const wx: WxLike | undefined
@@ -233,5 +290,30 @@ export function createWxAuth(options: WxAuthOptions): WxAuth {
     await send({ url: '/auth/logout', method: 'POST' }, skey)
   }
 
-  return { login, request, logout, skey: storedSkey }
+  /** POST /web/login/<scene>/<action> with the skey; anything but `expected` rejects with the server's error. */
+  async function webLoginCall(scene: string, action: 'scan' | 'confirm' | 'deny', expected: number): Promise<unknown> {
+    if (typeof scene !== 'string' || scene === '')
+      throw new WxAuthError('TICKET_INVALID', 'no scene: open this page from the code')
+    const url = `/web/login/${encodeURIComponent(scene)}/${action}`
+    const response = await request({ url, method: 'POST' })
+    if (response.statusCode !== expected) throw errorFromResponse(response, `web login ${action}`)
+    return response.data
+  }
+
+  const webLogin: WebLogin = {
+    async scan(scene) {
+      const data = await webLoginCall(scene, 'scan', 200)
+      if (!isWebLoginScan(data))
+        throw new WxAuthError('BAD_RESPONSE', 'web login scan answered an unexpected body', 200)
+      return data
+    },
+    async confirm(scene) {
+      await webLoginCall(scene, 'confirm', 204)
+    },
+    async deny(scene) {
+      await webLoginCall(scene, 'deny', 204)
+    },
+  }
+
+  return { login, request, logout, skey: storedSkey, webLogin }
 }

@@ -3,7 +3,7 @@
  * on 127.0.0.1, with a fake `wx` whose request is fetch and whose login asks the simulator.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createWxAuth, type WxLike, type WxRequestOptions } from '../../client/dist/wxauth.js'
+import { createWxAuth, WxAuthError, type WxLike, type WxRequestOptions } from '../../client/dist/wxauth.js'
 import { mapStorage, requestFailure, requestOverFetch } from '../../client/fetch-wx'
 import { createApp, openDatabase } from '../../src/server'
 import { manualClock, simulatedWechat } from '../helpers'
@@ -214,5 +214,105 @@ describe('wxauth client', () => {
 
   test('without a global wx and no wx option, createWxAuth says so', () => {
     expect(() => createWxAuth({ baseUrl })).toThrow('no global wx')
+  })
+})
+
+describe('wxauth client: webLogin', () => {
+  const SCENE = 'Ab3_-xYz0123456789abcd'
+  const SCAN = {
+    browser: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64)', createdAt: '2026-01-01T00:00:00.000Z' },
+    expiresAt: '2026-01-01T00:02:00.000Z',
+  }
+
+  /** Answers the web-login routes itself (the rest goes to the real server); `answer` picks each reply. */
+  function webLoginWx(
+    answer: (action: string, options: WxRequestOptions) => { statusCode: number; data: unknown },
+    user = 'wendy',
+  ) {
+    return fakeWx({
+      user,
+      intercept: (options) => {
+        const match = /\/web\/login\/[^/]*\/(scan|confirm|deny)$/.exec(options.url)
+        return match ? answer(match[1] as string, options) : null
+      },
+    })
+  }
+  const webLoginCalls = (fake: ReturnType<typeof fakeWx>) =>
+    fake.sent.filter((options) => options.url.includes('/web/login/'))
+
+  test('scan, confirm and deny POST to /web/login/<scene>/<action> with the skey and resolve with the answer', async () => {
+    const fake = webLoginWx((action) =>
+      action === 'scan' ? { statusCode: 200, data: SCAN } : { statusCode: 204, data: '' },
+    )
+    const auth = createWxAuth({ baseUrl, wx: fake.wx })
+    expect(await auth.webLogin.scan(SCENE)).toEqual(SCAN)
+    expect(await auth.webLogin.confirm(SCENE)).toBeUndefined()
+    expect(await auth.webLogin.deny(SCENE)).toBeUndefined()
+    const calls = webLoginCalls(fake)
+    expect(calls.map((options) => [options.method, options.url])).toEqual([
+      ['POST', `${baseUrl}/web/login/${SCENE}/scan`],
+      ['POST', `${baseUrl}/web/login/${SCENE}/confirm`],
+      ['POST', `${baseUrl}/web/login/${SCENE}/deny`],
+    ])
+    for (const options of calls) expect(options.header?.skey).toBe(auth.skey() as string)
+    expect(fake.counts.wxLogin).toBe(1) // logged in once, first
+  })
+
+  test('the scene is URI-encoded into the path', async () => {
+    const fake = webLoginWx(() => ({ statusCode: 204, data: '' }))
+    const auth = createWxAuth({ baseUrl, wx: fake.wx })
+    await auth.webLogin.confirm('a/b?c=d#e f%')
+    expect(webLoginCalls(fake).at(-1)?.url).toBe(`${baseUrl}/web/login/a%2Fb%3Fc%3Dd%23e%20f%25/confirm`)
+  })
+
+  test('an empty scene rejects with TICKET_INVALID without a request', async () => {
+    const fake = webLoginWx(() => ({ statusCode: 204, data: '' }))
+    const auth = createWxAuth({ baseUrl, wx: fake.wx })
+    await expect(auth.webLogin.scan('')).rejects.toMatchObject({ name: 'WxAuthError', code: 'TICKET_INVALID' })
+    expect(fake.counts.requests).toBe(0)
+  })
+
+  test('the server’s ticket errors reject with a WxAuthError carrying code, msg and status', async () => {
+    const errors: Record<string, { statusCode: number; data: unknown }> = {
+      scan: { statusCode: 404, data: { code: 'TICKET_INVALID', msg: 'no such ticket' } },
+      confirm: { statusCode: 410, data: { code: 'TICKET_EXPIRED', msg: 'the code expired' } },
+      deny: { statusCode: 409, data: { code: 'TICKET_CLAIMED', msg: 'someone else scanned it' } },
+    }
+    const fake = webLoginWx((action) => errors[action] as { statusCode: number; data: unknown })
+    const auth = createWxAuth({ baseUrl, wx: fake.wx })
+    const scan = auth.webLogin.scan(SCENE)
+    await expect(scan).rejects.toBeInstanceOf(WxAuthError)
+    await expect(scan).rejects.toMatchObject({ code: 'TICKET_INVALID', msg: 'no such ticket', statusCode: 404 })
+    await expect(auth.webLogin.confirm(SCENE)).rejects.toMatchObject({ code: 'TICKET_EXPIRED', statusCode: 410 })
+    await expect(auth.webLogin.deny(SCENE)).rejects.toMatchObject({ code: 'TICKET_CLAIMED', statusCode: 409 })
+  })
+
+  test('an answer that is not wxauth’s rejects with BAD_RESPONSE', async () => {
+    const fake = webLoginWx((action) =>
+      action === 'scan' ? { statusCode: 200, data: { browser: 'x' } } : { statusCode: 502, data: '<html>' },
+    )
+    const auth = createWxAuth({ baseUrl, wx: fake.wx })
+    await expect(auth.webLogin.scan(SCENE)).rejects.toMatchObject({ code: 'BAD_RESPONSE', statusCode: 200 })
+    await expect(auth.webLogin.confirm(SCENE)).rejects.toMatchObject({ code: 'BAD_RESPONSE', statusCode: 502 })
+  })
+
+  test('a rejected skey logs in again once and retries; a second 401 rejects with it', async () => {
+    let scans = 0
+    const fake = webLoginWx((action) => {
+      if (action === 'scan' && ++scans === 1) return { statusCode: 401, data: { code: 'SKEY_INVALID', msg: 'expired' } }
+      if (action === 'scan') return { statusCode: 200, data: SCAN }
+      return { statusCode: 401, data: { code: 'SKEY_INVALID', msg: 'expired' } }
+    })
+    const auth = createWxAuth({ baseUrl, wx: fake.wx })
+    await auth.login()
+    const first = auth.skey()
+    expect(await auth.webLogin.scan(SCENE)).toEqual(SCAN)
+    expect(auth.skey()).not.toBe(first)
+    const scanCalls = webLoginCalls(fake)
+    expect(scanCalls.map((options) => options.header?.skey)).toEqual([first as string, auth.skey() as string])
+    expect([fake.counts.wxLogin, fake.counts.loginPosts]).toEqual([2, 2])
+    await expect(auth.webLogin.confirm(SCENE)).rejects.toMatchObject({ code: 'SKEY_INVALID', statusCode: 401 })
+    expect(webLoginCalls(fake).filter((options) => options.url.endsWith('/confirm'))).toHaveLength(2)
+    expect([fake.counts.wxLogin, fake.counts.loginPosts]).toEqual([3, 3])
   })
 })
