@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import { isoTime } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
-import { routeDoc } from '../../libs/openapi'
+import { type RouteDocOptions, routeDoc } from '../../libs/openapi'
 import { cookieOf, isAllowedOrigin, requestPlace } from '../../libs/origin'
 import { clientAddress } from '../../libs/rate-limit'
 import { userIdOf } from '../../libs/request-facts'
@@ -191,17 +191,12 @@ export function createWebLoginRoutes({
         }
       },
       {
-        auth: true,
-        params: WebLoginModel.ticketParams,
+        ...miniProgramStep(
+          'The mini program scanned the code: which browser is asking',
+          {},
+          'Show the browser to the user before they confirm: someone may show them a code from their own browser.',
+        ),
         response: { 200: WebLoginModel.scanned },
-        detail: routeDoc({
-          summary: 'The mini program scanned the code: which browser is asking',
-          description:
-            'Show the browser to the user before they confirm: someone may show them a code from their own browser.',
-          tag: 'web-login',
-          auth: true,
-          errors: MINI_PROGRAM_ERRORS,
-        }),
       },
     )
     .post(
@@ -210,17 +205,9 @@ export function createWebLoginRoutes({
         await service.answer(context.params.ticket, await miniProgramUser(context), 'confirmed')
         context.set.status = 204
       },
-      {
-        auth: true,
-        params: WebLoginModel.ticketParams,
-        detail: routeDoc({
-          summary: 'The user signs the browser in',
-          tag: 'web-login',
-          auth: true,
-          success: { 204: { description: 'confirmed: the waiting browser is signed in' } },
-          errors: MINI_PROGRAM_ERRORS,
-        }),
-      },
+      miniProgramStep('The user signs the browser in', {
+        204: { description: 'confirmed: the waiting browser is signed in' },
+      }),
     )
     .post(
       '/web/login/:ticket/deny',
@@ -228,18 +215,19 @@ export function createWebLoginRoutes({
         await service.answer(context.params.ticket, await miniProgramUser(context), 'denied')
         context.set.status = 204
       },
-      {
-        auth: true,
-        params: WebLoginModel.ticketParams,
-        detail: routeDoc({
-          summary: 'The user refuses to sign the browser in',
-          tag: 'web-login',
-          auth: true,
-          success: { 204: { description: 'denied: the browser is told' } },
-          errors: MINI_PROGRAM_ERRORS,
-        }),
-      },
+      miniProgramStep('The user refuses to sign the browser in', {
+        204: { description: 'denied: the browser is told' },
+      }),
     )
+}
+
+/** The options of the mini program's steps: an skey, the ticket, and the errors they share. */
+function miniProgramStep(summary: string, success: RouteDocOptions['success'], description?: string) {
+  return {
+    auth: true,
+    params: WebLoginModel.ticketParams,
+    detail: routeDoc({ summary, description, tag: 'web-login', auth: true, success, errors: MINI_PROGRAM_ERRORS }),
+  } as const
 }
 
 const MINI_PROGRAM_ERRORS = {

@@ -2,27 +2,13 @@ import { describe, expect, test } from 'bun:test'
 import jsQR from 'jsqr'
 import { PNG } from 'pngjs'
 import type { WxaCodeRequest } from '../../../src/modules/wechat/model'
-import {
-  AppError,
-  createAccessTokenManager,
-  createWechatClient,
-  createWechatSimulator,
-  openDatabase,
-  sqliteTokenStore,
-} from '../../../src/server'
-import { captureWarnings, manualClock } from '../../helpers'
+import { AppError, createAccessTokenManager, openDatabase, sqliteTokenStore } from '../../../src/server'
+import { captureWarnings, manualClock, simulatedWechat } from '../../helpers'
 
 /** These tests provoke WeChat failures on purpose: their warn lines are captured, not printed. */
 captureWarnings(['WeChat unavailable'])
 
-const simulator = createWechatSimulator({ appid: 'wxsim', secret: 'sim' })
-const wechat = createWechatClient({
-  appid: 'wxsim',
-  secret: 'sim',
-  apiBase: 'http://sim',
-  timeoutMs: 1000,
-  fetch: simulator.fetch,
-})
+const { wechat } = simulatedWechat()
 
 const request = (scene: string, more: Partial<WxaCodeRequest> = {}): WxaCodeRequest => ({
   scene,
@@ -89,14 +75,7 @@ describe('WeChat simulator: getwxacodeunlimit', () => {
   })
 
   test('an unknown or revoked access_token → 40001', async () => {
-    const sim = createWechatSimulator({ appid: 'wxsim', secret: 'sim' })
-    const client = createWechatClient({
-      appid: 'wxsim',
-      secret: 'sim',
-      apiBase: 'http://sim',
-      timeoutMs: 1000,
-      fetch: sim.fetch,
-    })
+    const { simulator: sim, wechat: client } = simulatedWechat()
     const token = (await client.fetchAccessToken()).accessToken
     expect(scan((await client.getUnlimitedWxaCode(token, request('ok'))).bytes)).toBe('ok')
     sim.revokeAccessTokens()
@@ -105,18 +84,7 @@ describe('WeChat simulator: getwxacodeunlimit', () => {
   })
 
   test('the access_token manager fetches a new token and retries once when the stored one was revoked', async () => {
-    const sim = createWechatSimulator({ appid: 'wxsim', secret: 'sim' })
-    let fetches = 0
-    const client = createWechatClient({
-      appid: 'wxsim',
-      secret: 'sim',
-      apiBase: 'http://sim',
-      timeoutMs: 1000,
-      fetch: (req) => {
-        if (new URL(req.url).pathname === '/cgi-bin/stable_token') fetches++
-        return sim.fetch(req)
-      },
-    })
+    const { simulator: sim, wechat: client, callsTo } = simulatedWechat()
     const tokens = createAccessTokenManager({
       store: sqliteTokenStore(openDatabase(':memory:')),
       wechat: client,
@@ -126,6 +94,6 @@ describe('WeChat simulator: getwxacodeunlimit', () => {
     sim.revokeAccessTokens()
     const image = await tokens.withToken((token) => client.getUnlimitedWxaCode(token, request('retried')))
     expect(scan(image.bytes)).toBe('retried')
-    expect(fetches).toBe(2)
+    expect(callsTo('/cgi-bin/stable_token')).toBe(2)
   })
 })
