@@ -15,10 +15,11 @@ export function requestPlace(request: Request, trustProxy: boolean): RequestPlac
   return { origin: `${scheme}//${url.host}`, loopbackHttp: scheme === 'http:' && LOOPBACK_HOST.test(url.hostname) }
 }
 
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+/** POST, PUT, PATCH, DELETE, and any other method that is not defined as read-only. */
 export function isUnsafeMethod(method: string): boolean {
-  return UNSAFE_METHODS.has(method.toUpperCase())
+  return !SAFE_METHODS.has(method.toUpperCase())
 }
 
 /**

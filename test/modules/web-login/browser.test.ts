@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import jsQR from 'jsqr'
 import { PNG } from 'pngjs'
 import type { Browser, Page } from 'puppeteer-core'
+import { TEST_BACKEND } from '../../backends'
 import { chromiumOrSkip, type KitPage, launchBrowser, openPage, printScreenshotDir, screenshot } from '../../browser'
 
 const ROOT = join(import.meta.dir, '../../..')
@@ -101,7 +102,8 @@ const codeImageLoaded = (page: Page) =>
     { timeout: STEP_TIMEOUT_MS },
   )
 
-describe.skipIf(!chromium)('web login in Chromium against wxauth dev', () => {
+// The dev server keeps everything in SQLite whatever WXAUTH_TEST_BACKEND says: one run is enough.
+describe.skipIf(!chromium || TEST_BACKEND !== 'sqlite')('web login in Chromium against wxauth dev', () => {
   let browser: Browser
   let server: DevServer
   let dataDir: string

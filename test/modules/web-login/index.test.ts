@@ -498,8 +498,10 @@ describe('the web session cookie', () => {
     )
     expect(form.status).toBe(403)
     expect((await ctx.app.handle(request('GET', '/auth/me', { cookie }))).status).toBe(200)
-    // Safe methods need no Origin.
+    // Safe methods need no Origin; any other method does, also one a proxy forwards to /auth/verify.
     expect((await ctx.app.handle(request('GET', '/notes', { cookie }))).status).toBe(200)
+    expect((await ctx.app.handle(request('PURGE', '/auth/verify', { cookie }))).status).toBe(403)
+    expect((await ctx.app.handle(request('PURGE', '/auth/verify', { cookie, origin: ORIGIN }))).status).toBe(204)
   })
 
   test('behind a trusted proxy, the own origin takes its scheme from X-Forwarded-Proto', async () => {
