@@ -156,6 +156,9 @@ beforeAll(async () => {
       DATABASE_PATH: join(workdir, 'wxauth.db'),
       // info: the start-up line carries the URL, and every request line is searched for skeys below.
       LOG_LEVEL: 'info',
+      // As the recipes say: behind the proxy, with the web login on (its cookie goes through them too).
+      TRUST_PROXY: 'true',
+      WEB_LOGIN: 'true',
     }),
   )
   wxauthAddress = await waitFor(
@@ -448,6 +451,47 @@ describe.each(['nginx', 'caddy'] as const)('forward auth through %s', (name) => 
     // alice's session is another one: still in.
     expect((await send(url, 'GET', '/api/anything', { skey: alice.skey })).status).toBe(200)
   })
+
+  scenario(
+    'a web-login session cookie: the backend gets the user and the other cookies, never the session; a cross-site write is refused',
+    async (url) => {
+      const phone = await login(url, 'web-user')
+      const started = await fetch(`${url}/web/login`, { method: 'POST' })
+      expect(started.status).toBe(201)
+      const { ticket } = (await started.json()) as { ticket: string }
+      const binding = started.headers.getSetCookie()[0]?.split(';')[0] ?? ''
+      expect((await send(url, 'POST', `/web/login/${ticket}/confirm`, { skey: phone.skey })).status).toBe(204)
+      const collected = await fetch(`${url}/web/login/${ticket}`, { headers: { cookie: binding } })
+      const token = /wxauth_session=([^;]+)/.exec(collected.headers.getSetCookie().join('\n'))?.[1] ?? ''
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      skeys.push(token)
+
+      const cookie = `theme=dark; wxauth_session=${token}; lang=zh`
+      const read = await expectPassed(send(url, 'GET', '/api/anything', { cookie, ...FORGED }))
+      expect(identityOf(read)).toEqual(identityFor({ ...phone, expiresAt: expect.any(String) } as Login))
+      const cookies = read.headers.filter(([header]) => header === 'cookie').map(([, value]) => value)
+      expect(cookies.join('; ')).not.toContain('wxauth_session')
+      expect(cookies.join('; ')).toContain('theme=dark')
+      expect(cookies.join('; ')).toContain('lang=zh')
+
+      // The browser's own origin (the proxy's) may write; another site's page may not, and the backend never hears of it.
+      const written = await expectPassed(
+        send(url, 'POST', '/api/notes', { cookie, origin: url }, { text: 'from the page' }),
+      )
+      expect(written).toMatchObject({ method: 'POST', path: '/api/notes' })
+      const before = backendCalls()
+      const forged = await send(url, 'POST', '/api/notes', { cookie, origin: 'https://evil.example' }, { text: 'csrf' })
+      expect(forged.status).toBe(403)
+      if (name === 'caddy') expect(forged.body).toEqual({ code: 'CSRF_REJECTED', msg: expect.any(String) })
+      const noOrigin = await send(url, 'DELETE', '/api/notes/1', { cookie })
+      expect(noOrigin.status).toBe(403)
+      expect(backendCalls()).toBe(before)
+
+      // Logging out through the proxy (same origin) ends it.
+      expect((await send(url, 'POST', '/auth/logout', { cookie, origin: url })).status).toBe(204)
+      await expectRefused(send(url, 'GET', '/api/anything', { cookie }), 'SKEY_INVALID', before)
+    },
+  )
 
   scenario("no skey in the access log, the proxy's output or wxauth's", async () => {
     await Bun.sleep(200) // wxauth writes its log lines at most 100 ms late

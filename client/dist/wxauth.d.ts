@@ -109,7 +109,7 @@ export interface WebLoginScan {
 export interface WebLogin {
     /** Tells the server this user scanned the code (the browser shows "scanned"); resolves with the browser to show. */
     scan(scene: string): Promise<WebLoginScan>;
-    /** Signs the browser in as this user. Only after `scan`, by the same user. */
+    /** Signs the browser in as this user. Call `scan` first and show its browser: the user must see which browser they sign in. */
     confirm(scene: string): Promise<void>;
     /** Refuses: the browser shows "denied" and must ask for a new code. */
     deny(scene: string): Promise<void>;

@@ -4,7 +4,7 @@ import { bodyLimit } from '../../libs/body-limit'
 import { type Clock, isoTime, systemClock } from '../../libs/clock'
 import { errors } from '../../libs/errors'
 import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
-import { requestPlace } from '../../libs/origin'
+import { createOriginCheck, isExactOrigin, requestPlace } from '../../libs/origin'
 import { plainRoute } from '../../libs/plain-route'
 import { signedInByCookie, userIdOf } from '../../libs/request-facts'
 import { createAccessTokenManager } from '../access-token/service'
@@ -16,7 +16,7 @@ import { type Stores, sqliteStores } from '../store/service'
 import type { User } from '../users/model'
 import { toPublicUser } from '../users/service'
 import { createWebLoginRoutes } from '../web-login'
-import { clearedSessionCookie } from '../web-login/cookies'
+import { clearedSessionCookie, sessionCookie } from '../web-login/cookies'
 import { PAGE_PATH, SESSION_COOKIE } from '../web-login/model'
 import { createWebLoginService } from '../web-login/service'
 import type { WechatClient } from '../wechat/model'
@@ -89,8 +89,13 @@ function webLoginOf(given: Partial<WebLoginConfig> | null | undefined): WebLogin
     origins: given.origins ?? [],
   }
   requireWhole('webLogin.ttlSeconds', config.ttlSeconds, LIMITS.WEB_LOGIN_TTL)
-  if (!PAGE_PATH.test(config.page))
+  if (!PAGE_PATH.test(config.page)) {
     throw new Error('wxauth: webLogin.page must be a page path like pages/web-login/index')
+  }
+  const notOrigin = config.origins.find((origin) => !isExactOrigin(origin))
+  if (notOrigin !== undefined) {
+    throw new Error(`wxauth: webLogin.origins must be origins like https://admin.example.com, got "${notOrigin}"`)
+  }
   return config
 }
 
@@ -125,11 +130,18 @@ export function wxauth({
   const webLogin = webLoginOf(webLoginOptions)
   const stores = storesOf(db, given)
   const { sessions } = stores
+  const isAllowedOrigin = createOriginCheck(webLogin?.origins ?? [], trustProxy)
   const guard = createGuard({
     stores,
     clock,
     slidingTtlSeconds: sessionSliding ? sessionTtlSeconds : undefined,
-    cookieSessions: webLogin ? { cookie: SESSION_COOKIE, origins: webLogin.origins, trustProxy } : undefined,
+    cookieSessions: webLogin
+      ? {
+          cookie: SESSION_COOKIE,
+          isAllowedOrigin,
+          renewedCookie: (request, token) => sessionCookie(token, sessionTtlSeconds, requestPlace(request, trustProxy)),
+        }
+      : undefined,
   })
   const logins = createLoginService({
     stores,
@@ -272,7 +284,7 @@ export function wxauth({
             sessions,
             ttlSeconds: webLogin.ttlSeconds,
             sessionTtlSeconds,
-            origins: webLogin.origins,
+            isAllowedOrigin,
             trustProxy,
             limitPerIp: ipLimit('web login'),
           })

@@ -1,3 +1,4 @@
+import { isExactOrigin } from '../../libs/origin'
 import { PAGE_PATH, WEB_LOGIN_ENVS } from '../web-login/model'
 import {
   type Config,
@@ -89,9 +90,7 @@ function readPage(env: Env): string {
 function readOrigins(env: Env): string[] {
   const entries = (env.WEB_ORIGINS ?? '').split(',').map((entry) => entry.trim())
   return entries.filter(Boolean).map((entry) => {
-    const url = URL.canParse(entry) ? new URL(entry) : null
-    const isOrigin = url !== null && ['http:', 'https:'].includes(url.protocol) && url.origin === entry
-    if (!isOrigin) {
+    if (!isExactOrigin(entry)) {
       throw new ConfigError(`WEB_ORIGINS must list origins like https://admin.example.com (no path), got "${entry}"`)
     }
     return entry

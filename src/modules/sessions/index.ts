@@ -1,7 +1,7 @@
 import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
 import { AppError, errorBody, noteErrorAnswer, respondWithError, toAppError } from '../../libs/errors'
-import { cookieOf, isAllowedOrigin, isUnsafeMethod } from '../../libs/origin'
+import { cookieOf, isWrite } from '../../libs/origin'
 import { signedInByCookie, userIdOf } from '../../libs/request-facts'
 import type { Stores } from '../store/service'
 import { type Session, type SessionWithUser, WEB_SESSION_KEY } from './model'
@@ -19,9 +19,10 @@ export interface GuardOptions {
 export interface CookieSessionPolicy {
   /** The cookie that carries a web session's token. */
   cookie: string
-  /** Origins besides the server's own allowed to make cookie-authenticated writes (WEB_ORIGINS). */
-  origins: readonly string[]
-  trustProxy: boolean
+  /** The CSRF rule: the request's Origin is this server's own or one in WEB_ORIGINS. */
+  isAllowedOrigin(request: Request): boolean
+  /** The Set-Cookie that carries `token` for another full session TTL: sent when a sliding session slides. */
+  renewedCookie(request: Request, token: string): string
 }
 
 const BEARER_PREFIX = 'bearer '
@@ -76,13 +77,14 @@ function refusal(error: AppError) {
 }
 const MISSING = refusal(skeyMissing())
 const INVALID = refusal(skeyInvalid())
-const CROSS_ORIGIN = refusal(
+/** 403 CSRF_REJECTED: a browser's write whose Origin is neither this server's nor one in WEB_ORIGINS. */
+export const csrfRejected = () =>
   new AppError(
     403,
     'CSRF_REJECTED',
-    "a write signed in by cookie needs an Origin header with this server's origin or one in WEB_ORIGINS",
-  ),
-)
+    "a write a browser makes with its cookies needs an Origin header with this server's origin or one in WEB_ORIGINS",
+  )
+const CROSS_ORIGIN = refusal(csrfRejected())
 
 type Refusal = typeof MISSING
 
@@ -104,7 +106,8 @@ export type SessionAnswer = (found: SessionWithUser, request: Request) => Respon
  */
 export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }: GuardOptions) {
   const ttlMs = (slidingTtlSeconds ?? 0) * 1000
-  const allowedOrigins = new Set(cookieSessions?.origins)
+  /** Set-Cookie headers of cookie sessions that slid on this request: the browser's cookie slides with them. */
+  const renewedCookies = new WeakMap<Request, string>()
 
   /**
    * The session token: the skey header, else (web login on) the session cookie. A cookie is sent by
@@ -114,11 +117,15 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
   function tokenFromCookie(request: Request): string | Refusal {
     const token = cookieSessions ? cookieOf(request, cookieSessions.cookie) : null
     if (!token || !cookieSessions) return MISSING
-    if (isUnsafeMethod(request.method) && !isAllowedOrigin(request, allowedOrigins, cookieSessions.trustProxy)) {
-      return CROSS_ORIGIN
-    }
+    if (isWrite(request) && !cookieSessions.isAllowedOrigin(request)) return CROSS_ORIGIN
     signedInByCookie.add(request)
     return token
+  }
+
+  function noteSlide(request: Request, token: string): void {
+    if (cookieSessions && signedInByCookie.has(request)) {
+      renewedCookies.set(request, cookieSessions.renewedCookie(request, token))
+    }
   }
   /** At most one write per session per half-TTL: only a session past its half-life is renewed. */
   const needsSlide = (found: SessionWithUser, nowMs: number) => ttlMs > 0 && found.session.expiresAt - nowMs < ttlMs / 2
@@ -127,7 +134,16 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
   function answerChecked(request: Request, checked: SessionWithUser | Refusal, respond: SessionAnswer): Response {
     if ('answer' in checked) return respondWithError(request, checked.error, checked.text)
     userIdOf.set(request, checked.user.id)
-    return respond(checked, request)
+    const response = respond(checked, request)
+    const renewed = cookieSessions && renewedCookies.get(request)
+    if (renewed) response.headers.append('set-cookie', renewed)
+    return response
+  }
+
+  /** For the macro: the renewed cookie goes out with whatever the route answers. */
+  function passOnRenewedCookie(request: Request, set: SetHeaders): void {
+    const renewed = cookieSessions && renewedCookies.get(request)
+    if (renewed) set.headers['set-cookie'] = renewed
   }
 
   // SQLite answers in the same tick, so this resolver never awaits (an awaited hook costs every
@@ -143,6 +159,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
       if (!found) return INVALID
       if (!needsSlide(found, nowMs)) return found
       const extended = sessions.extend(found.session, nowMs + ttlMs)
+      noteSlide(request, skey)
       return { user: found.user, session: extended }
     }
     function checkSafely(request: Request): SessionWithUser | Refusal {
@@ -160,6 +177,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
           return checked.answer
         }
         userIdOf.set(request, checked.user.id)
+        passOnRenewedCookie(request, set)
         return { user: checked.user, session: checked.session }
       },
       answer: (request: Request, respond: SessionAnswer): Response =>
@@ -175,7 +193,9 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
       const found = await sessions.validate(skey, nowMs)
       if (!found) return INVALID
       if (!needsSlide(found, nowMs)) return found
-      return { user: found.user, session: await sessions.extend(found.session, nowMs + ttlMs, nowMs) }
+      const extended = await sessions.extend(found.session, nowMs + ttlMs, nowMs)
+      noteSlide(request, skey)
+      return { user: found.user, session: extended }
     }
     async function checkSafely(request: Request): Promise<SessionWithUser | Refusal> {
       try {
@@ -192,6 +212,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
           return checked.answer
         }
         userIdOf.set(request, checked.user.id)
+        passOnRenewedCookie(request, set)
         return { user: checked.user, session: checked.session }
       },
       answer: async (request: Request, respond: SessionAnswer): Promise<Response> =>

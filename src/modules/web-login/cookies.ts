@@ -18,5 +18,8 @@ export function cookieHeader(
 }
 
 /** The Set-Cookie that ends a web session in the browser (POST /auth/logout with the cookie). */
-export const clearedSessionCookie = (place: RequestPlace) =>
-  cookieHeader(SESSION_COOKIE, '', { path: '/', maxAgeSeconds: 0 }, place)
+export const clearedSessionCookie = (place: RequestPlace) => sessionCookie('', 0, place)
+
+/** The web session's cookie: the whole site (Path=/), for the session's TTL. */
+export const sessionCookie = (token: string, ttlSeconds: number, place: RequestPlace) =>
+  cookieHeader(SESSION_COOKIE, token, { path: '/', maxAgeSeconds: ttlSeconds }, place)

@@ -1,18 +1,17 @@
 import { Elysia } from 'elysia'
 import { isoTime } from '../../libs/clock'
-import { AppError } from '../../libs/errors'
 import { type RouteDocOptions, routeDoc } from '../../libs/openapi'
-import { cookieOf, isAllowedOrigin, requestPlace } from '../../libs/origin'
+import { cookieOf, requestPlace } from '../../libs/origin'
 import { clientAddress } from '../../libs/rate-limit'
 import { userIdOf } from '../../libs/request-facts'
 import type { IpLimit } from '../auth/shared-rate-limit'
-import { type Guard, miniProgramSessionKey } from '../sessions'
+import { csrfRejected, type Guard, miniProgramSessionKey } from '../sessions'
 import type { Session } from '../sessions/model'
 import type { SessionStore } from '../sessions/service'
 import type { User } from '../users/model'
 import { toPublicUser } from '../users/service'
-import { cookieHeader } from './cookies'
-import { SESSION_COOKIE, TICKET_COOKIE, TICKET_COOKIE_PATH, WebLoginModel } from './model'
+import { cookieHeader, sessionCookie } from './cookies'
+import { EXPIRED_TICKET_GRACE_MS, TICKET_COOKIE, TICKET_COOKIE_PATH, WebLoginModel } from './model'
 import webLoginPage from './page.html' with { type: 'text' }
 import type { WebLoginService } from './service'
 
@@ -43,10 +42,8 @@ const PAGE_HEADERS = {
   'content-security-policy': contentSecurityPolicy(PAGE),
   'cache-control': 'no-cache',
   'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
 }
-
-const csrfRejected = () =>
-  new AppError(403, 'CSRF_REJECTED', "a web login may start only from this server's origin or one in WEB_ORIGINS")
 
 const NO_STORE = 'no-store'
 
@@ -56,8 +53,8 @@ export interface WebLoginRoutesOptions {
   sessions: SessionStore
   ttlSeconds: number
   sessionTtlSeconds: number
-  /** Origins besides the server's own (WEB_ORIGINS). */
-  origins: readonly string[]
+  /** The CSRF rule the guard applies to cookie-signed writes: Origin is this server's own or in WEB_ORIGINS. */
+  isAllowedOrigin(request: Request): boolean
   trustProxy: boolean
   /** The per-IP limit POST /auth/login has, with a bucket of its own. */
   limitPerIp: IpLimit
@@ -73,11 +70,12 @@ export function createWebLoginRoutes({
   sessions,
   ttlSeconds,
   sessionTtlSeconds,
-  origins,
+  isAllowedOrigin,
   trustProxy,
   limitPerIp,
 }: WebLoginRoutesOptions) {
-  const allowedOrigins = new Set(origins)
+  // The binding cookie outlives its ticket by the grace period, so the browser is told `expired`, not 403.
+  const bindingMaxAgeSeconds = ttlSeconds + EXPIRED_TICKET_GRACE_MS / 1000
   /** Only a mini program's session may sign a browser in: a web session cannot pass itself on. */
   async function miniProgramUser({ user, session }: { user: User; session: Session }): Promise<number> {
     await miniProgramSessionKey(sessions, session)
@@ -96,18 +94,19 @@ export function createWebLoginRoutes({
       '/web/login',
       async function startWebLogin({ request, server, set }) {
         // A page on another site may not start logins in this browser (login CSRF); curl sends no Origin.
-        if (request.headers.has('origin') && !isAllowedOrigin(request, allowedOrigins, trustProxy)) throw csrfRejected()
-        const { ticket, secret } = await service.start({
+        if (request.headers.has('origin') && !isAllowedOrigin(request)) throw csrfRejected()
+        const browser = {
           ip: clientAddress(request, server, trustProxy),
           userAgent: request.headers.get('user-agent') ?? '',
-        })
+        }
+        const { ticket, cookie } = await service.start(browser, cookieOf(request, TICKET_COOKIE))
         const place = requestPlace(request, trustProxy)
         set.status = 201
         set.headers['cache-control'] = NO_STORE
         set.headers['set-cookie'] = cookieHeader(
           TICKET_COOKIE,
-          secret,
-          { path: TICKET_COOKIE_PATH, maxAgeSeconds: ttlSeconds },
+          cookie,
+          { path: TICKET_COOKIE_PATH, maxAgeSeconds: bindingMaxAgeSeconds },
           place,
         )
         return {
@@ -154,18 +153,14 @@ export function createWebLoginRoutes({
     .get(
       '/web/login/:ticket',
       async function webLoginStatus({ params, query, request, set }) {
-        const answer = await service.status(params.ticket, cookieOf(request, TICKET_COOKIE), query.wait ?? 0)
+        const binding = cookieOf(request, TICKET_COOKIE)
+        const answer = await service.status(params.ticket, binding, query.wait ?? 0, request.signal)
         set.headers['cache-control'] = NO_STORE
         const body = { status: answer.status, expiresAt: isoTime(answer.expiresAt) }
         if (!answer.signedIn) return body
         const { user, token } = answer.signedIn
         userIdOf.set(request, user.id)
-        set.headers['set-cookie'] = cookieHeader(
-          SESSION_COOKIE,
-          token,
-          { path: '/', maxAgeSeconds: sessionTtlSeconds },
-          requestPlace(request, trustProxy),
-        )
+        set.headers['set-cookie'] = sessionCookie(token, sessionTtlSeconds, requestPlace(request, trustProxy))
         return { ...body, user: toPublicUser(user) }
       },
       {

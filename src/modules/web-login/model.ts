@@ -54,6 +54,10 @@ export const EXPIRED_TICKET_GRACE_MS = 10 * 60 * 1000
 /** How often a waiting browser's request looks at the store for a change made by another instance. */
 export const TICKET_POLL_MS = 250
 export const MAX_WAIT_SECONDS = 25
+/** Tickets one browser can wait on at once (tabs): its binding cookie keeps this many secrets. */
+export const MAX_TICKETS_PER_BROWSER = 4
+/** Codes (images) kept per instance, so a ticket's code is asked of WeChat once: ~30 KB each. */
+export const CODE_CACHE_ENTRIES = 256
 /** Tickets the store deletes per new ticket: rows only grow through creation, so this keeps them bounded. */
 export const SWEEP_TICKETS_PER_CREATE = 100
 

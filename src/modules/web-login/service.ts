@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
+import { BoundedMap } from '../../libs/bounded-map'
 import type { Clock } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
 import type { AccessTokenManager } from '../access-token/service'
@@ -8,7 +9,9 @@ import type { Stores } from '../store/service'
 import type { User } from '../users/model'
 import type { WechatClient, WxaCodeImage } from '../wechat/model'
 import {
+  CODE_CACHE_ENTRIES,
   EXPIRED_TICKET_GRACE_MS,
+  MAX_TICKETS_PER_BROWSER,
   SWEEP_TICKETS_PER_CREATE,
   TICKET_ID_BYTES,
   TICKET_ID_PATTERN,
@@ -27,12 +30,26 @@ const ticketClaimed = () =>
 const ticketForeign = () =>
   new AppError(403, 'TICKET_FOREIGN', 'this web-login ticket belongs to another browser (its cookie is missing)')
 
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/
+
 const randomText = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url')
 const hashOf = (secret: string) => Bun.SHA256.hash(secret) as Uint8Array
 
-/** What the browser is told. `expired` is computed: stored tickets never say it. */
+/**
+ * What the browser is told. `expired` is computed: stored tickets never say it. A confirmed ticket stays
+ * confirmed past its expiry (the confirm was checked against it) until its browser collects it.
+ */
 export function statusOf(ticket: Ticket, nowMs: number): TicketStatus {
-  return nowMs >= ticket.expiresAt ? 'expired' : ticket.status
+  return nowMs >= ticket.expiresAt && ticket.status !== 'confirmed' ? 'expired' : ticket.status
+}
+
+/**
+ * The binding cookie's value: the secrets of this browser's latest tickets, newest last, joined by '.'
+ * (not a base64url character). Each new ticket gets a fresh secret, so a cookie planted by someone else
+ * never binds a new ticket to a secret they know; keeping the previous ones lets tabs share the cookie.
+ */
+function secretsIn(cookie: string | null): string[] {
+  return (cookie ?? '').split('.').filter((secret) => SECRET_PATTERN.test(secret))
 }
 
 /** Nothing more will happen to these: a waiting browser is answered at once. */
@@ -82,6 +99,7 @@ export function createWebLoginService({
 }: WebLoginServiceOptions) {
   const { tickets } = stores
   const waiters = new Map<string, Set<() => void>>()
+  const codes = new BoundedMap<string, Promise<WxaCodeImage>>(CODE_CACHE_ENTRIES)
 
   function wake(id: string): void {
     for (const resolve of waiters.get(id) ?? []) resolve()
@@ -109,11 +127,11 @@ export function createWebLoginService({
     return ticket
   }
 
-  /** The ticket, if this browser holds its secret. */
-  async function findOwned(id: string, secret: string | null): Promise<Ticket> {
+  /** The ticket, if this browser holds its secret (in its binding cookie). */
+  async function findOwned(id: string, cookie: string | null): Promise<Ticket> {
     const ticket = await find(id)
-    const given = secret === null ? null : hashOf(secret)
-    if (!given || !timingSafeEqual(given, ticket.secretHash)) throw ticketForeign()
+    const owned = secretsIn(cookie).some((secret) => timingSafeEqual(hashOf(secret), ticket.secretHash))
+    if (!owned) throw ticketForeign()
     return ticket
   }
 
@@ -162,8 +180,11 @@ export function createWebLoginService({
     ticket.status === 'waiting' || (ticket.status === 'scanned' && ticket.userId === userId)
 
   return {
-    /** A new ticket for a browser; the secret goes into its binding cookie and is stored only hashed. */
-    async start(browser: BrowserFacts): Promise<{ ticket: Ticket; secret: string }> {
+    /**
+     * A new ticket for a browser, and the binding cookie's new value: the ticket's fresh secret (stored
+     * only hashed) after those of the browser's latest other tickets.
+     */
+    async start(browser: BrowserFacts, cookie: string | null): Promise<{ ticket: Ticket; cookie: string }> {
       const nowMs = clock()
       const secret = randomText(TICKET_SECRET_BYTES)
       const ticket: Ticket = {
@@ -178,13 +199,19 @@ export function createWebLoginService({
       }
       await tickets.create(ticket)
       await tickets.deleteExpired(nowMs - EXPIRED_TICKET_GRACE_MS, SWEEP_TICKETS_PER_CREATE)
-      return { ticket, secret }
+      const kept = secretsIn(cookie).slice(1 - MAX_TICKETS_PER_BROWSER)
+      return { ticket, cookie: [...kept, secret].join('.') }
     },
 
-    /** The mini program code that opens config.page with the ticket as its scene. */
-    async qrcode(id: string, secret: string | null): Promise<WxaCodeImage> {
-      const ticket = await findOwned(id, secret)
+    /**
+     * The mini program code that opens config.page with the ticket as its scene. Asked of WeChat once per
+     * ticket on this instance (its API has a per-app rate cap): reloads and concurrent requests share it.
+     */
+    async qrcode(id: string, cookie: string | null): Promise<WxaCodeImage> {
+      const ticket = await findOwned(id, cookie)
       if (statusOf(ticket, clock()) === 'expired') throw ticketExpired()
+      const known = codes.get(id)
+      if (known) return known
       const request = {
         scene: ticket.id,
         page: config.page,
@@ -192,19 +219,23 @@ export function createWebLoginService({
         checkPath: config.envVersion === 'release',
         envVersion: config.envVersion,
       }
-      return tokens.withToken((accessToken) => wechat.getUnlimitedWxaCode(accessToken, request))
+      const image = tokens.withToken((accessToken) => wechat.getUnlimitedWxaCode(accessToken, request))
+      codes.set(id, image)
+      // A failure is not kept: the next request asks again.
+      image.catch(() => codes.delete(id))
+      return image
     },
 
     /**
      * The ticket's status, after waiting up to `waitSeconds` for it to change from what it is now.
      * A confirmed ticket is collected by this answer: it carries the new web session.
      */
-    async status(id: string, secret: string | null, waitSeconds: number): Promise<StatusAnswer> {
-      let ticket = await findOwned(id, secret)
+    async status(id: string, cookie: string | null, waitSeconds: number, gone?: AbortSignal): Promise<StatusAnswer> {
+      let ticket = await findOwned(id, cookie)
       const arrived = statusOf(ticket, clock())
       const giveUpAt = performance.now() + waitSeconds * 1000
       let status = arrived
-      while (status === arrived && !SETTLED.has(status)) {
+      while (status === arrived && !SETTLED.has(status) && !gone?.aborted) {
         const leftMs = Math.min(giveUpAt - performance.now(), ticket.expiresAt - clock())
         if (leftMs <= 0) break
         await changeOrTimeout(id, Math.min(TICKET_POLL_MS, leftMs))
@@ -212,7 +243,8 @@ export function createWebLoginService({
         status = statusOf(ticket, clock())
       }
       status = statusOf(ticket, clock())
-      if (status === 'confirmed') return collect(ticket)
+      // A browser that has gone away (a closed tab, an aborted poll) leaves the ticket for its next request.
+      if (status === 'confirmed' && !gone?.aborted) return collect(ticket)
       return { status, expiresAt: ticket.expiresAt }
     },
 
