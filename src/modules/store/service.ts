@@ -11,7 +11,7 @@ import { createSessionStore, type LocalSessionStore, type SessionStore } from '.
 import { createPostgresUserStore } from '../users/postgres'
 import { createUserStore, type LocalUserStore, type UserStore } from '../users/service'
 import type { TicketStore } from '../web-login/model'
-import { type LocalTicketStore, postgresTicketStore, redisTicketStore, sqliteTicketStore } from '../web-login/tickets'
+import { postgresTicketStore, redisTicketStore, sqliteTicketStore } from '../web-login/tickets'
 import type { Backend } from './model'
 
 interface StoresCommon {
@@ -36,7 +36,6 @@ export interface LocalStores extends StoresCommon {
   readonly db: Database
   readonly users: LocalUserStore
   readonly sessions: LocalSessionStore
-  readonly tickets: LocalTicketStore
   /** Throws when the database does not answer: GET /healthz. */
   ping(): void
 }

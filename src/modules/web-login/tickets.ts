@@ -76,9 +76,6 @@ export function sqliteTicketStore(db: Database) {
   } satisfies TicketStore
 }
 
-/** The SQLite ticket store: its methods answer in the same tick, never with a Promise. */
-export type LocalTicketStore = ReturnType<typeof sqliteTicketStore>
-
 /** The same table in PostgreSQL, shared by every instance. */
 export function postgresTicketStore(sql: SQL): TicketStore {
   return {
