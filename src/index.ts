@@ -2,6 +2,7 @@ import packageJson from '../package.json'
 import { systemClock } from './libs/clock'
 import { createLogger, type Logger, setLogger } from './libs/log'
 import { SERVE_OPTIONS } from './libs/serve-options'
+import { runBackup } from './modules/admin/backup'
 import { type Command, devBanner, parseCommand, UsageError } from './modules/admin/cli'
 import { USAGE } from './modules/admin/model'
 import { cannotReach, describeUrl, messageOf, runAdmin } from './modules/admin/run'
@@ -191,6 +192,7 @@ function main(args: string[]): void {
   }
   if (command.name === 'serve' || command.name === 'dev') void serve(command.name === 'dev' ? 'dev' : 'start')
   else if (command.name === 'migrate') void migrateOnly()
+  else if (command.name === 'backup' || command.name === 'restore') exit(runBackup(command))
   else void runAdmin(command).then(exit)
 }
 

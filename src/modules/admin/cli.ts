@@ -12,8 +12,12 @@ export type Command =
   | { name: 'users show'; openid: string; json: boolean }
   | { name: 'sessions revoke'; openid: string | null; json: boolean }
   | { name: 'stats'; json: boolean }
+  | { name: 'backup'; file: string; json: boolean }
+  | { name: 'restore'; file: string; yes: boolean; json: boolean }
 
-export type AdminCommand = Extract<Command, { json: boolean }>
+/** The commands that copy the SQLite file itself rather than read the stores. */
+export type BackupCommand = Extract<Command, { name: 'backup' | 'restore' }>
+export type AdminCommand = Exclude<Extract<Command, { json: boolean }>, BackupCommand>
 
 /** Bad command line: usage goes to stderr and the exit code is 2. */
 export class UsageError extends Error {}
@@ -24,6 +28,7 @@ const OPTIONS = {
   user: { type: 'string' },
   json: { type: 'boolean' },
   all: { type: 'boolean' },
+  yes: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -68,6 +73,20 @@ function readLimit(raw: string | undefined): number {
   return limit
 }
 
+/** `backup <file>` and `restore <file> [--yes]`: one file name, then flags. */
+function fileCommand(
+  name: BackupCommand['name'],
+  file: string | undefined,
+  extra: string | undefined,
+  flags: Flags,
+): BackupCommand {
+  allowOnly(flags, name === 'backup' ? ['json'] : ['yes', 'json'])
+  if (file === undefined) throw new UsageError(`${name} needs a file name`)
+  if (extra !== undefined) throw new UsageError(`unexpected argument ${extra}`)
+  const json = flags.json === true
+  return name === 'backup' ? { name, file, json } : { name, file, yes: flags.yes === true, json }
+}
+
 /** Reads the command line (without the program name); throws UsageError for anything unknown. */
 export function parseCommand(args: string[]): Command {
   const { words, flags } = split(args)
@@ -76,6 +95,7 @@ export function parseCommand(args: string[]): Command {
   if (flags.help) return { name: 'help' }
   if (flags.version) return { name: 'version' }
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`)
+  if (first === 'backup' || first === 'restore') return fileCommand(first, second, third, flags)
   const command = second === undefined ? first : `${first} ${second}`
   switch (command) {
     case 'serve':

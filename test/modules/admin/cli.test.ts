@@ -42,6 +42,10 @@ describe('parseCommand', () => {
     [['sessions', 'revoke', '--user', 'oABC'], { name: 'sessions revoke', openid: 'oABC', json: false }],
     [['sessions', 'revoke', '--all', '--json'], { name: 'sessions revoke', openid: null, json: true }],
     [['stats', '--json'], { name: 'stats', json: true }],
+    [['backup', 'x.db'], { name: 'backup', file: 'x.db', json: false }],
+    [['backup', '--json', '/tmp/x.db'], { name: 'backup', file: '/tmp/x.db', json: true }],
+    [['restore', 'x.db'], { name: 'restore', file: 'x.db', yes: false, json: false }],
+    [['restore', '--yes', 'x.db', '--json'], { name: 'restore', file: 'x.db', yes: true, json: true }],
   ])('%j', (args, expected) => {
     expect(parseCommand(args)).toEqual(expected as ReturnType<typeof parseCommand>)
   })
@@ -64,6 +68,12 @@ describe('parseCommand', () => {
     [['sessions', 'revoke'], 'exactly one'],
     [['sessions', 'revoke', '--all', '--user', 'x'], 'exactly one'],
     [['sessions', 'revoke', '--limit', '3', '--all'], '--limit does not apply'],
+    [['backup'], 'backup needs a file name'],
+    [['backup', 'a.db', 'b.db'], 'unexpected argument b.db'],
+    [['backup', 'a.db', '--yes'], '--yes does not apply'],
+    [['restore', '--yes'], 'restore needs a file name'],
+    [['restore', 'a.db', '--limit', '3'], '--limit does not apply'],
+    [['stats', '--yes'], '--yes does not apply'],
   ])('%j → UsageError (%s)', (args, message) => {
     expect(() => parseCommand(args)).toThrow(UsageError)
     expect(() => parseCommand(args)).toThrow(message)
