@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import packageJson from '../package.json'
+import { ASSETS, ASSETS_PATH } from '../src/modules/docs/reference'
 import { createWechatSimulator } from '../src/server'
 
 const ROOT = resolve(import.meta.dir, '..')
@@ -119,6 +120,25 @@ describe('dist/wxauth', () => {
       await Bun.sleep(250) // the running server notices another process's write within 100 ms
       expect(await me()).toBe(401)
       expect((await run('sessions', 'revoke', '--all', '--json')).stdout).toBe('{"revoked":0}\n')
+    } finally {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
+  test('/openapi: the reference page and its viewer (swagger-ui-dist) are embedded', async () => {
+    const { proc, url } = await startServer()
+    try {
+      const page = await fetch(`${url}/openapi`)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      expect(await page.text()).toContain(`${ASSETS_PATH}/${ASSETS.bundle.name}`.slice(1))
+      for (const asset of Object.values(ASSETS)) {
+        const response = await fetch(`${url}${ASSETS_PATH}/${asset.name}`)
+        expect(response.status, asset.name).toBe(200)
+        expect(response.headers.get('content-type'), asset.name).toBe(asset.contentType)
+        expect((await response.text()).length, asset.name).toBe((await Bun.file(asset.path).text()).length)
+      }
     } finally {
       proc.kill('SIGTERM')
       expect(await proc.exited).toBe(0)

@@ -1,7 +1,8 @@
 import { openapi, toOpenAPISchema } from '@elysiajs/openapi'
-import type { AnyElysia } from 'elysia'
+import { type AnyElysia, Elysia } from 'elysia'
 import packageJson from '../../../package.json'
 import { errorResponse, SECURITY_SCHEMES } from '../../libs/openapi'
+import { createReferencePage } from './reference'
 
 type JsonObject = Record<string, unknown>
 
@@ -67,7 +68,10 @@ function completeOperation(operation: JsonObject, route: RouteInfo): void {
   }
 }
 
-/** The OpenAPI document of every route `api` serves: UI at /openapi, JSON at /openapi/json. */
+/**
+ * The OpenAPI document of every route `api` serves at /openapi/json, and the reference page at /openapi
+ * with its viewer served from this server (see reference.ts).
+ */
 export function createApiDocs(api: AnyElysia) {
   const { paths, components } = toOpenAPISchema(api)
   const byPath = paths as Record<string, Record<string, JsonObject>>
@@ -75,7 +79,7 @@ export function createApiDocs(api: AnyElysia) {
     const operation = byPath[toOpenApiPath(route.path)]?.[toOpenApiMethod(route.method)]
     if (operation) completeOperation(operation, route)
   }
-  return openapi({
+  const document = openapi({
     documentation: {
       info: {
         title: 'wxauth',
@@ -102,5 +106,8 @@ export function createApiDocs(api: AnyElysia) {
     },
     // A path with a dot is taken for a static file and left out by default: the web-login code is a route.
     exclude: { staticFile: false },
+    // The plugin's pages load their viewer from a CDN: wxauth serves its own.
+    provider: null,
   })
+  return new Elysia({ name: 'wxauth.docs' }).use(document).use(createReferencePage())
 }

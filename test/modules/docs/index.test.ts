@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { toOpenApiMethod, toOpenApiPath } from '../../../src/modules/docs'
+import { ASSETS, ASSETS_PATH, acceptsGzip, SWAGGER_UI_VERSION } from '../../../src/modules/docs/reference'
 import { jsonRequest, testApp } from '../../helpers'
 
 interface Operation {
@@ -31,7 +32,9 @@ async function openApiDocument(
   return { doc: (await response.json()) as Document, routes: app.routes }
 }
 
-const DOC_ROUTES = new Set(['/openapi', '/openapi/json'])
+const ASSET_ROUTES = Object.values(ASSETS).map((asset) => `${ASSETS_PATH}/${asset.name}`)
+/** The reference page, its viewer's files and the document itself: not operations of the API. */
+const DOC_ROUTES = new Set(['/openapi', '/openapi/json', ...ASSET_ROUTES])
 /** Routes anyone may call: the browser's side of the web login has no session yet. */
 const PUBLIC_PATHS = new Set([
   '/auth/login',
@@ -190,11 +193,108 @@ describe('OpenAPI document', () => {
     }
   })
 
-  test('GET /openapi serves the reference page', async () => {
+  test('leaves the reference page and its assets out of the document', async () => {
+    const { doc } = await openApiDocument()
+    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/openapi'))).toEqual([])
+  })
+})
+
+describe('GET /openapi: the reference page, served entirely by wxauth', () => {
+  const get = async (path: string, headers: Record<string, string> = {}) => {
     const { app } = await testApp()
-    const response = await app.handle(new Request('http://localhost/openapi'))
+    return app.handle(new Request(`http://localhost${path}`, { headers }))
+  }
+
+  test('references only its own assets and /openapi/json: no http:// or https:// URL at all', async () => {
+    const response = await get('/openapi')
     expect(response.status).toBe(200)
-    expect(response.headers.get('content-type')).toContain('text/html')
-    expect(await response.text()).toContain('openapi/json')
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(response.headers.get('cache-control')).toBe('no-cache')
+    const html = await response.text()
+    expect(html).not.toMatch(/https?:/i)
+    expect(html).not.toContain('//')
+    const urls = [...html.matchAll(/(?:src|href)="([^"]*)"/g)].map((match) => match[1])
+    expect(urls.sort()).toEqual(['data:,', ...ASSET_ROUTES.map((route) => route.slice(1))].sort())
+    expect(html).toContain(`url: "openapi/json"`)
+    expect(html).toContain('validatorUrl: null')
+  })
+
+  test('a Content-Security-Policy allows this origin only, and the one inline script by its hash', async () => {
+    const response = await get('/openapi')
+    const csp = response.headers.get('content-security-policy') ?? ''
+    const directives = new Map(
+      csp.split(';').map((directive) => {
+        const [name = '', ...values] = directive.trim().split(/\s+/)
+        return [name, values]
+      }),
+    )
+    expect(directives.get('default-src')).toEqual(["'self'"])
+    expect(directives.get('style-src')).toEqual(["'self'"])
+    expect(directives.get('img-src')).toEqual(["'self'", 'data:'])
+    expect(directives.get('frame-ancestors')).toEqual(["'none'"])
+    const html = await response.text()
+    const inline = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((match) => match[1] ?? '')
+    expect(inline).toHaveLength(1)
+    expect(directives.get('script-src')).toEqual(["'self'", `'sha256-${Bun.SHA256.hash(inline[0] ?? '', 'base64')}'`])
+    for (const values of directives.values()) {
+      for (const value of values) expect(value).not.toMatch(/^(https?:|\*)/)
+    }
+  })
+
+  test('/openapi/ sends the browser to /openapi, where the relative URLs resolve', async () => {
+    const response = await get('/openapi/')
+    expect(response.status).toBe(308)
+    expect(new URL(response.headers.get('location') ?? '', 'http://localhost/openapi/').pathname).toBe('/openapi')
+  })
+
+  test.each(Object.values(ASSETS).map((asset) => [asset.name, asset] as const))(
+    '%s: 200, its type, cached for a year under a versioned URL, gzip when asked',
+    async (name, asset) => {
+      const path = `/openapi/assets/${SWAGGER_UI_VERSION}/${name}`
+      const original = new Uint8Array(await Bun.file(asset.path).arrayBuffer())
+      const plain = await get(path)
+      expect(plain.status).toBe(200)
+      expect(plain.headers.get('content-type')).toBe(asset.contentType)
+      expect(plain.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      expect(plain.headers.get('content-encoding')).toBeNull()
+      expect(new Uint8Array(await plain.arrayBuffer())).toEqual(original)
+
+      const gzipped = await get(path, { 'accept-encoding': 'gzip, deflate, br' })
+      expect(gzipped.status).toBe(200)
+      expect(gzipped.headers.get('content-type')).toBe(asset.contentType)
+      expect(gzipped.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+      expect(gzipped.headers.get('content-encoding')).toBe('gzip')
+      expect(gzipped.headers.get('vary')).toBe('Accept-Encoding')
+      const body = new Uint8Array(await gzipped.arrayBuffer())
+      expect(body.length).toBeLessThan(original.length / 3)
+      expect(Bun.gunzipSync(body)).toEqual(original)
+    },
+  )
+
+  test('only the fixed names under the current version: anything else is 404', async () => {
+    for (const path of [
+      `${ASSETS_PATH}/swagger-ui-standalone-preset.js`,
+      `${ASSETS_PATH}/index.html`,
+      `${ASSETS_PATH}/package.json`,
+      `${ASSETS_PATH}/../../../package.json`,
+      `${ASSETS_PATH}/..%2F..%2F..%2Fpackage.json`,
+      `${ASSETS_PATH}/%2e%2e/swagger-ui.css`,
+      '/openapi/assets/0.0.1/swagger-ui-bundle.js',
+      '/openapi/assets/swagger-ui-bundle.js',
+      `${ASSETS_PATH}/`,
+    ]) {
+      const response = await get(path)
+      expect(response.status, path).toBe(404)
+    }
+  })
+
+  test('Accept-Encoding: gzip by name or *, not with q=0', () => {
+    expect(acceptsGzip('gzip')).toBe(true)
+    expect(acceptsGzip('br, GZIP;q=0.5')).toBe(true)
+    expect(acceptsGzip('*')).toBe(true)
+    expect(acceptsGzip('gzip;q=0')).toBe(false)
+    expect(acceptsGzip('br, deflate')).toBe(false)
+    expect(acceptsGzip('identity')).toBe(false)
+    expect(acceptsGzip(null)).toBe(false)
   })
 })
