@@ -85,7 +85,8 @@ export async function freshStores(backend: StoreBackend = TEST_BACKEND): Promise
   if (backend === 'sqlite+redis')
     return { ...withRedis(sqliteStores(openDatabase(':memory:')), redis as Redis), ...keep }
   if (!sql) throw new Error('TEST_DATABASE_URL is unset')
-  await sql`TRUNCATE users, sessions, notes, wechat_access_tokens RESTART IDENTITY CASCADE`
+  // CASCADE empties every table with a foreign key to users (web_login_tickets); login_events has none.
+  await sql`TRUNCATE users, sessions, notes, wechat_access_tokens, login_events RESTART IDENTITY CASCADE`
   const base = { ...postgresStores(sql), ...keep }
   return backend === 'postgres' ? base : { ...withRedis(base, redis as Redis), ...keep }
 }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { isoTime } from '../../libs/clock'
-import type { SessionStore, SessionTimes } from '../sessions/service'
+import type { SessionListing, SessionStore } from '../sessions/service'
 import type { Stores } from '../store/service'
 import type { UserWithLogin } from '../users/model'
 import type { UserStore } from '../users/service'
@@ -25,7 +25,7 @@ const toSummary = (user: UserWithLogin, liveSessions: number): UserSummary => ({
   liveSessions,
 })
 
-const toSessionSummary = (session: SessionTimes): SessionSummary => ({
+const toSessionSummary = (session: SessionListing): SessionSummary => ({
   createdAt: isoTime(session.createdAt),
   expiresAt: isoTime(session.expiresAt),
 })

@@ -60,4 +60,15 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX web_login_tickets_expires_at ON web_login_tickets(expires_at);
   `,
+  // 5: login attempts for the admin console, kept LOGIN_EVENTS_DAYS. No foreign key: events outlive their user.
+  `
+  CREATE TABLE login_events (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    outcome   TEXT    NOT NULL,
+    user_id   INTEGER,
+    ip_prefix TEXT
+  ) STRICT;
+  CREATE INDEX login_events_at ON login_events(at);
+  `,
 ]

@@ -54,6 +54,17 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX web_login_tickets_expires_at ON web_login_tickets(expires_at);
   `,
+  // 3: login events, as SQLite's migration 5.
+  `
+  CREATE TABLE login_events (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at        bigint NOT NULL,
+    outcome   text   NOT NULL,
+    user_id   bigint,
+    ip_prefix text
+  );
+  CREATE INDEX login_events_at ON login_events(at);
+  `,
 ]
 
 /** Any fixed number: every wxauth instance takes the same advisory lock to migrate. */

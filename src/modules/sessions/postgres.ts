@@ -1,6 +1,22 @@
 import type { SQL } from 'bun'
 import type { UserStore } from '../users/service'
-import { hashSessionToken, isWellFormedToken, mintSession, type SessionStore, withUserOf } from './service'
+import { WEB_SESSION_KEY } from './model'
+import {
+  hashSessionToken,
+  isWellFormedToken,
+  mintSession,
+  type SessionStore,
+  sessionListing,
+  withUserOf,
+} from './service'
+
+interface ListingRow {
+  token_hash: Uint8Array
+  created_at: string
+  expires_at: string
+  /** session_key = WEB_SESSION_KEY, worked out by the database: the key itself is never read. */
+  web: boolean
+}
 
 /**
  * Sessions in PostgreSQL, shared by every instance. Nothing is cached: a logout on one instance
@@ -60,12 +76,10 @@ export function createPostgresSessionStore(sql: SQL, users: UserStore): SessionS
       return Number(row?.n ?? 0)
     },
     async listForUser(userId, nowMs) {
-      const rows = await sql`SELECT created_at, expires_at FROM sessions
-                             WHERE user_id = ${userId} AND expires_at > ${nowMs} ORDER BY created_at`
-      return rows.map((row: { created_at: string; expires_at: string }) => ({
-        createdAt: Number(row.created_at),
-        expiresAt: Number(row.expires_at),
-      }))
+      const rows = await sql<ListingRow[]>`
+        SELECT token_hash, created_at, expires_at, session_key = ${WEB_SESSION_KEY} AS web FROM sessions
+        WHERE user_id = ${userId} AND expires_at > ${nowMs} ORDER BY created_at`
+      return rows.map((row) => sessionListing(row.token_hash, Number(row.created_at), Number(row.expires_at), row.web))
     },
     async deleteAll() {
       return (await sql`DELETE FROM sessions`).count

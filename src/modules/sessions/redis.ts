@@ -1,7 +1,15 @@
 import type { RedisClient } from 'bun'
 import type { Redis } from '../db/redis'
 import type { UserStore } from '../users/service'
-import { hashSessionToken, isWellFormedToken, mintSession, type SessionStore, withUserOf } from './service'
+import { WEB_SESSION_KEY } from './model'
+import {
+  hashSessionToken,
+  isWellFormedToken,
+  mintSession,
+  type SessionStore,
+  sessionListing,
+  withUserOf,
+} from './service'
 
 /**
  * Keys:
@@ -142,10 +150,14 @@ export function createRedisSessionStore(redis: Redis, users: UserStore): Session
     async listForUser(userId, nowMs) {
       const members = (await redis.run((client) => client.zrange(USER_SESSIONS + userId, 0, -1))) as string[]
       const values = await redis.run((client) => Promise.all(members.map((member) => client.get(SESSION + member))))
-      return values
-        .map((value) => (value === null ? null : parseStored(value)))
-        .filter((stored): stored is StoredSession => stored !== null && stored.expiresAt > nowMs)
-        .map(({ createdAt, expiresAt }) => ({ createdAt, expiresAt }))
+      return members
+        .flatMap((member, i) => {
+          const value = values[i]
+          const stored = value == null ? null : parseStored(value)
+          if (!stored || stored.expiresAt <= nowMs) return []
+          const web = stored.sessionKey === WEB_SESSION_KEY
+          return [sessionListing(Buffer.from(member, 'base64url'), stored.createdAt, stored.expiresAt, web)]
+        })
         .sort((a, b) => a.createdAt - b.createdAt)
     },
     async deleteAll() {

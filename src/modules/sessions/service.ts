@@ -12,6 +12,7 @@ import {
   type Session,
   type SessionWithUser,
   SWEEP_BATCH_ROWS,
+  WEB_SESSION_KEY,
 } from './model'
 import { startSweepWorker } from './sweep-worker-client'
 
@@ -45,6 +46,14 @@ export async function withUserOf(users: UserStore, session: Session): Promise<Se
 interface SessionRow {
   user_id: number
   expires_at: number
+}
+
+interface ListingRow {
+  token_hash: Uint8Array
+  created_at: number
+  expires_at: number
+  /** session_key = WEB_SESSION_KEY, worked out by the database: the key itself is never read. */
+  web: number
 }
 
 export interface NewSession {
@@ -86,15 +95,26 @@ export interface SessionStore {
   countLive(nowMs: number): MaybePromise<number>
   /** Sessions expired at `nowMs` that no sweep has deleted yet (admin commands); 0 where nothing sweeps (Redis). */
   countExpired(nowMs: number): MaybePromise<number>
-  /** The user's sessions not expired at `nowMs`, oldest first (admin commands). */
-  listForUser(userId: number, nowMs: number): MaybePromise<SessionTimes[]>
+  /** The user's sessions not expired at `nowMs`, oldest first (admin commands and console). */
+  listForUser(userId: number, nowMs: number): MaybePromise<SessionListing[]>
   /** Ends every session of every user; returns how many. */
   deleteAll(): MaybePromise<number>
 }
 
-export interface SessionTimes {
+/** A live session as the admin sees it: never the token, never the session_key. */
+export interface SessionListing {
+  /** base64url of the token's SHA-256: `Buffer.from(id, 'base64url')` is what delete() takes. */
+  id: string
   createdAt: number
   expiresAt: number
+  /** 'web' for a web-login session (its session_key is WEB_SESSION_KEY), else 'miniprogram'. */
+  kind: 'miniprogram' | 'web'
+}
+
+/** A session's listing from what the store keeps; `web` when its session_key is WEB_SESSION_KEY. */
+export function sessionListing(tokenHash: Uint8Array, createdAt: number, expiresAt: number, web: boolean) {
+  const kind = web ? 'web' : 'miniprogram'
+  return { id: Buffer.from(tokenHash).toString('base64url'), createdAt, expiresAt, kind } satisfies SessionListing
 }
 
 export interface SessionStoreOptions {
@@ -136,9 +156,9 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
   )
   const countLive = db.query<{ n: number }, [number]>('SELECT count(*) AS n FROM sessions WHERE expires_at > ?')
   const countExpired = db.query<{ n: number }, [number]>('SELECT count(*) AS n FROM sessions WHERE expires_at <= ?')
-  const listOfUser = db.query<SessionTimes, [number, number]>(
-    `SELECT created_at AS createdAt, expires_at AS expiresAt FROM sessions
-     WHERE user_id = ? AND expires_at > ? ORDER BY created_at`,
+  const listOfUser = db.query<ListingRow, [string, number, number]>(
+    `SELECT token_hash, created_at, expires_at, session_key = ?1 AS web FROM sessions
+     WHERE user_id = ?2 AND expires_at > ?3 ORDER BY created_at`,
   )
   const removeAll = db.query<null, []>('DELETE FROM sessions')
 
@@ -203,7 +223,10 @@ export function createSessionStore(db: Database, options: SessionStoreOptions = 
     sessionKeyOf: (tokenHash) => sessionKey.get(tokenHash)?.session_key ?? null,
     countLive: (nowMs) => countLive.get(nowMs)?.n ?? 0,
     countExpired: (nowMs) => countExpired.get(nowMs)?.n ?? 0,
-    listForUser: (userId, nowMs) => listOfUser.all(userId, nowMs),
+    listForUser: (userId, nowMs) =>
+      listOfUser
+        .all(WEB_SESSION_KEY, userId, nowMs)
+        .map((row) => sessionListing(row.token_hash, row.created_at, row.expires_at, row.web === 1)),
     deleteAll() {
       cache.clear()
       return removeAll.run().changes

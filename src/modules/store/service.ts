@@ -4,6 +4,8 @@ import { postgresTokenStore, redisTokenStore, sqliteTokenStore, type TokenStore 
 import { DEFAULTS } from '../config/model'
 import { boundQueries, connectPostgres, migratePostgres } from '../db/postgres'
 import { connectRedis, type Redis } from '../db/redis'
+import type { LoginEventStore } from '../login-events/model'
+import { postgresLoginEventStore, sqliteLoginEventStore } from '../login-events/stores'
 import { createNoteStore, createPostgresNoteStore, type NoteStore } from '../notes/service'
 import { createPostgresSessionStore } from '../sessions/postgres'
 import { createRedisSessionStore } from '../sessions/redis'
@@ -26,6 +28,8 @@ interface StoresCommon {
   readonly tokens: TokenStore
   /** Web-login tickets: where sessions live. */
   readonly tickets: TicketStore
+  /** Login attempts for the admin console: where the records live (never Redis). */
+  readonly loginEvents: LoginEventStore
   close(): Promise<void>
 }
 
@@ -68,6 +72,7 @@ export function sqliteStores(db: Database): LocalStores {
     notes: createNoteStore(db),
     tokens: sqliteTokenStore(db),
     tickets: sqliteTicketStore(db),
+    loginEvents: sqliteLoginEventStore(db),
     ping() {
       probe.get()
     },
@@ -97,6 +102,7 @@ export function postgresStores(
     notes: createPostgresNoteStore(sql),
     tokens: postgresTokenStore(sql),
     tickets: postgresTicketStore(sql),
+    loginEvents: postgresLoginEventStore(sql),
     async ping() {
       await sql`SELECT 1`
     },

@@ -2,6 +2,8 @@ import type { SQL } from 'bun'
 import { BoundedMap } from '../../libs/bounded-map'
 import type { User } from './model'
 import {
+  idInQuery,
+  NO_ID_BOUND,
   rowToUser,
   rowToUserWithLogin,
   USER_CACHE_ENTRIES,
@@ -49,6 +51,15 @@ export function createPostgresUserStore(sql: SQL, cacheEntries = USER_CACHE_ENTR
       const [row] = await sql<UserWithLoginRow[]>`
         SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ${openid}`
       return row ? rowToUserWithLogin(row) : null
+    },
+    async search(query, limit, beforeId = NO_ID_BOUND) {
+      // starts_with compares text, so `%` and `_` are plain characters; no LIKE pattern is built.
+      const rows = await sql<UserWithLoginRow[]>`
+        SELECT id, openid, unionid, created_at, last_login_at FROM users
+        WHERE id < ${beforeId} AND (${query} = '' OR id = ${idInQuery(query)}
+          OR starts_with(openid, ${query}) OR starts_with(unionid, ${query}))
+        ORDER BY id DESC LIMIT ${limit}`
+      return rows.map(rowToUserWithLogin)
     },
   }
 }

@@ -55,6 +55,23 @@ export interface UserStore {
   list(limit: number): MaybePromise<UserWithLogin[]>
   /** The user with this openid and their latest login, read from the store (never the cache); admin commands. */
   byOpenid(openid: string): MaybePromise<UserWithLogin | null>
+  /**
+   * At most `limit` users matching `query`, the highest id first, only ids below `beforeId` when given
+   * (paging: pass the last id of the previous page). An empty query matches everyone; otherwise a user
+   * matches when `query` begins their openid or unionid (case-sensitive, `%` and `_` literal), and a query
+   * of digits also matches the user with that id. Admin console.
+   */
+  search(query: string, limit: number, beforeId?: number): MaybePromise<UserWithLogin[]>
+}
+
+/** Above every id a users table hands out: `search` without `beforeId` starts at the top. */
+export const NO_ID_BOUND = Number.MAX_SAFE_INTEGER
+
+/** The id a search query names: its digits as a number, or null when it is not all digits (or too long to be an id). */
+export function idInQuery(query: string): number | null {
+  if (!/^\d+$/.test(query)) return null
+  const id = Number(query)
+  return Number.isSafeInteger(id) ? id : null
 }
 
 /** Users behind the hot sessions, so a cached session costs no query at all. */
@@ -76,6 +93,13 @@ export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES)
   )
   const byOpenid = db.query<UserWithLoginRow, [string]>(
     'SELECT id, openid, unionid, created_at, last_login_at FROM users WHERE openid = ?',
+  )
+  // substr compares characters, so `%` and `_` are plain text; rowid order, stopping at `limit` matches.
+  const search = db.query<UserWithLoginRow, { query: string; id: number | null; before: number; limit: number }>(
+    `SELECT id, openid, unionid, created_at, last_login_at FROM users
+     WHERE id < $before AND ($query = '' OR id = $id
+       OR substr(openid, 1, length($query)) = $query OR substr(unionid, 1, length($query)) = $query)
+     ORDER BY id DESC LIMIT $limit`,
   )
   const cache = new BoundedMap<number, User>(cacheEntries)
   return {
@@ -100,6 +124,8 @@ export function createUserStore(db: Database, cacheEntries = USER_CACHE_ENTRIES)
       const row = byOpenid.get(openid)
       return row ? rowToUserWithLogin(row) : null
     },
+    search: (query, limit, beforeId = NO_ID_BOUND) =>
+      search.all({ query, id: idInQuery(query), before: beforeId, limit }).map(rowToUserWithLogin),
   } satisfies UserStore
 }
 

@@ -30,6 +30,7 @@ describe('openDatabase', () => {
       .query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
       .all()
     expect(tables.map((t) => t.name)).toEqual([
+      'login_events',
       'notes',
       'sessions',
       'users',

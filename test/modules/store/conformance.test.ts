@@ -7,6 +7,9 @@ import { freshStores, reachableStoreBackends } from '../../backends'
 const T0 = Date.UTC(2026, 0, 1)
 const HOUR = 3600
 
+/** A session's id in listForUser: base64url of its token hash. */
+const idOf = (tokenHash: Uint8Array) => Buffer.from(tokenHash).toString('base64url')
+
 async function userWithSession(stores: Stores, openid = 'o-alice', nowMs = T0, ttlSeconds = HOUR) {
   const user = await stores.users.upsert(openid, null, nowMs)
   const created = await stores.sessions.create({ userId: user.id, sessionKey: `key-of-${openid}`, nowMs, ttlSeconds })
@@ -57,6 +60,86 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
         { ...b, lastLoginAt: T0 + 1000 },
       ])
       expect((await users.list(2)).map((user) => user.openid)).toEqual(['o-a', 'o-c'])
+    })
+
+    describe('search', () => {
+      /** ids 1.. in creation order; each user's last login later than their creation. */
+      async function someUsers() {
+        const { users } = await fresh()
+        const made = []
+        for (const [openid, unionid] of [
+          ['oAbc1', 'uX1'],
+          ['oAbd2', null],
+          ['oabc3', 'uAbc'],
+          ['o%_4', 'u_%'],
+          ['o12', null],
+          ['oXyz', '1234'],
+        ] as const) {
+          made.push(await users.upsert(openid, unionid, T0 + made.length))
+        }
+        await users.upsert('oAbc1', null, T0 + 100)
+        return { users, made }
+      }
+      const openids = (found: { openid: string }[]) => found.map((user) => user.openid)
+
+      test('an empty query lists everyone, the highest id first, with the latest login', async () => {
+        const { users, made } = await someUsers()
+        const found = await users.search('', 10)
+        expect(openids(found)).toEqual(['oXyz', 'o12', 'o%_4', 'oabc3', 'oAbd2', 'oAbc1'])
+        expect(found.map((user) => user.id)).toEqual(made.map((user) => user.id).reverse())
+        expect(found.at(-1)).toMatchObject({ openid: 'oAbc1', unionid: 'uX1', createdAt: T0, lastLoginAt: T0 + 100 })
+        expect(found[0]).toMatchObject({ openid: 'oXyz', unionid: '1234', createdAt: T0 + 5, lastLoginAt: T0 + 5 })
+        expect(Object.keys(found[0] ?? {}).sort()).toEqual(['createdAt', 'id', 'lastLoginAt', 'openid', 'unionid'])
+      })
+
+      test('a prefix of the openid or of the unionid, case-sensitive; never a match in the middle', async () => {
+        const { users } = await someUsers()
+        expect(openids(await users.search('oAb', 10))).toEqual(['oAbd2', 'oAbc1'])
+        expect(openids(await users.search('oAbc', 10))).toEqual(['oAbc1'])
+        expect(openids(await users.search('oAbc1', 10))).toEqual(['oAbc1'])
+        expect(openids(await users.search('uAb', 10))).toEqual(['oabc3'])
+        expect(openids(await users.search('uX1', 10))).toEqual(['oAbc1'])
+        expect(openids(await users.search('u', 10))).toEqual(['o%_4', 'oabc3', 'oAbc1'])
+        expect(await users.search('Abc', 10)).toEqual([])
+        expect(await users.search('oAbc1x', 10)).toEqual([])
+      })
+
+      test('digits match that id, and openids and unionids starting with them', async () => {
+        const { users, made } = await someUsers()
+        const [first, second] = made
+        expect(openids(await users.search(String(second?.id), 10))).toEqual(['oAbd2'])
+        // '1' is the first user's id and begins oXyz's unionid 1234.
+        expect(openids(await users.search(String(first?.id), 10))).toEqual(['oXyz', 'oAbc1'])
+        expect(openids(await users.search('123', 10))).toEqual(['oXyz'])
+        expect(await users.search('99', 10)).toEqual([])
+        expect(await users.search('99999999999999999999999', 10)).toEqual([])
+      })
+
+      test('% and _ are plain characters, not patterns', async () => {
+        const { users } = await someUsers()
+        expect(openids(await users.search('o%', 10))).toEqual(['o%_4'])
+        expect(openids(await users.search('o%_', 10))).toEqual(['o%_4'])
+        expect(openids(await users.search('u_%', 10))).toEqual(['o%_4'])
+        expect(await users.search('%', 10)).toEqual([])
+        expect(await users.search('_', 10)).toEqual([])
+        expect(await users.search('o_', 10)).toEqual([])
+        expect(await users.search('oA_c', 10)).toEqual([])
+        expect(await users.search("o' OR ''='", 10)).toEqual([])
+      })
+
+      test('at most `limit`; beforeId pages through by id', async () => {
+        const { users } = await someUsers()
+        const page1 = await users.search('', 2)
+        expect(openids(page1)).toEqual(['oXyz', 'o12'])
+        const page2 = await users.search('', 2, page1.at(-1)?.id)
+        expect(openids(page2)).toEqual(['o%_4', 'oabc3'])
+        const page3 = await users.search('', 2, page2.at(-1)?.id)
+        expect(openids(page3)).toEqual(['oAbd2', 'oAbc1'])
+        expect(await users.search('', 2, page3.at(-1)?.id)).toEqual([])
+        expect(openids(await users.search('o', 1, page1[0]?.id))).toEqual(['o12'])
+        expect(openids(await users.search('oAb', 5, page3[0]?.id))).toEqual(['oAbc1'])
+        expect(await users.search('', 0)).toEqual([])
+      })
     })
   })
 
@@ -166,13 +249,38 @@ describe.each(reachableStoreBackends())('stores on %s', (backend) => {
       const stores = await fresh()
       const later = await userWithSession(stores, 'o-a', T0 + 2000, 60)
       await userWithSession(stores, 'o-a', T0, 1) // expired by T0 + 2000
-      await userWithSession(stores, 'o-a', T0 + 1000, 60)
+      const earlier = await userWithSession(stores, 'o-a', T0 + 1000, 60)
       await userWithSession(stores, 'o-b', T0, 60)
       expect(await stores.sessions.listForUser(later.user.id, T0 + 2000)).toEqual([
-        { createdAt: T0 + 1000, expiresAt: T0 + 61_000 },
-        { createdAt: T0 + 2000, expiresAt: T0 + 62_000 },
+        { id: idOf(earlier.tokenHash), createdAt: T0 + 1000, expiresAt: T0 + 61_000, kind: 'miniprogram' },
+        { id: idOf(later.tokenHash), createdAt: T0 + 2000, expiresAt: T0 + 62_000, kind: 'miniprogram' },
       ])
       expect(await stores.sessions.listForUser(later.user.id + 1000, T0)).toEqual([])
+    })
+
+    test('listForUser tells web sessions from mini program ones, and its id is what delete() takes', async () => {
+      const stores = await fresh()
+      const mini = await userWithSession(stores, 'o-a', T0)
+      const web = await stores.sessions.create({
+        userId: mini.user.id,
+        sessionKey: WEB_SESSION_KEY,
+        nowMs: T0 + 1000,
+        ttlSeconds: HOUR,
+      })
+      const listed = await stores.sessions.listForUser(mini.user.id, T0 + 1000)
+      expect(listed).toEqual([
+        { id: idOf(mini.tokenHash), createdAt: T0, expiresAt: mini.expiresAt, kind: 'miniprogram' },
+        { id: idOf(web.tokenHash), createdAt: T0 + 1000, expiresAt: web.expiresAt, kind: 'web' },
+      ])
+      // Neither the skey nor the session_key shows anywhere in a listing.
+      const shown = JSON.stringify(listed)
+      for (const secret of [mini.token, web.token, 'key-of-o-a']) expect(shown).not.toContain(secret)
+      expect(Object.keys(listed[0] ?? {}).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'kind'])
+
+      await stores.sessions.delete(Buffer.from(listed[1]?.id ?? '', 'base64url'))
+      expect(await stores.sessions.validate(web.token, T0 + 1000)).toBeNull()
+      expect(await stores.sessions.validate(mini.token, T0 + 1000)).not.toBeNull()
+      expect((await stores.sessions.listForUser(mini.user.id, T0 + 1000)).map((s) => s.kind)).toEqual(['miniprogram'])
     })
 
     test('deleteAll ends every session of every user', async () => {
