@@ -144,6 +144,7 @@ async function serve(mode: Mode): Promise<void> {
     stopping = true
     logger.info(`${signal} received, finishing in-flight requests`, { signal })
     await server.stop()
+    await app.loginEvents.stop()
     await sweeper?.stop()
     await stores.close()
     logger.info('stopped')

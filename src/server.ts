@@ -11,6 +11,9 @@ import {
   type WechatClient,
   wxauth,
 } from './modules'
+import { DEFAULTS } from './modules/config/model'
+import { createConsoleRoutes } from './modules/console'
+import { createConsoleService } from './modules/console/service'
 import { createMetricsRoute } from './modules/telemetry'
 import type { Metrics } from './modules/telemetry/service'
 
@@ -26,7 +29,14 @@ export interface AppDependencies {
   config?: Partial<
     Pick<
       Config,
-      'sessionTtlSeconds' | 'sessionSliding' | 'maxSessionsPerUser' | 'loginRateLimit' | 'trustProxy' | 'webLogin'
+      | 'sessionTtlSeconds'
+      | 'sessionSliding'
+      | 'maxSessionsPerUser'
+      | 'loginRateLimit'
+      | 'trustProxy'
+      | 'webLogin'
+      | 'adminOpenids'
+      | 'loginEventsDays'
     >
   >
   /** Serves GET /metrics when given; share it with the sweeper, the WeChat client and servedWithTelemetry. */
@@ -38,7 +48,16 @@ export interface AppDependencies {
  * call `app.handle()`. The app owns every route, so its error handler also answers unknown routes.
  */
 export function createApp({ db, stores, wechat, clock = systemClock, config = {}, metrics }: AppDependencies) {
-  const { sessionTtlSeconds, sessionSliding, maxSessionsPerUser, loginRateLimit, trustProxy, webLogin } = config
+  const {
+    sessionTtlSeconds,
+    sessionSliding,
+    maxSessionsPerUser,
+    loginRateLimit,
+    trustProxy,
+    webLogin,
+    adminOpenids = [],
+    loginEventsDays,
+  } = config
   const auth = wxauth({
     db,
     stores,
@@ -50,6 +69,7 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     loginRateLimit,
     trustProxy,
     webLogin,
+    loginEventsDays,
   })
   const { stores: wired } = auth
   // Every plugin brings its own error handler for its routes. This one comes last, so it attaches to
@@ -63,8 +83,41 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     .use(createNotesRoutes({ notes: wired.notes, guard: auth.guard, clock }))
     .use(createHealthRoutes(wired))
     .use(metrics ? createMetricsRoute(metrics) : new Elysia())
+    .use(adminOpenids.length > 0 ? consoleFor(auth, adminOpenids, config, clock) : new Elysia())
     .onError(renderError)
-  return api.use(createApiDocs(api))
+  // loginEvents: the entry point flushes it at shutdown; tests flush and sweep it.
+  return Object.assign(api.use(createApiDocs(api)), { loginEvents: auth.loginEvents })
+}
+
+/** The admin console over the plugin's stores, guard and login events; it signs admins in with the web login. */
+function consoleFor(
+  auth: ReturnType<typeof wxauth>,
+  adminOpenids: readonly string[],
+  {
+    webLogin,
+    trustProxy = DEFAULTS.TRUST_PROXY,
+    sessionTtlSeconds = DEFAULTS.SESSION_TTL,
+    maxSessionsPerUser = DEFAULTS.MAX_SESSIONS_PER_USER,
+  }: NonNullable<AppDependencies['config']>,
+  clock: Clock,
+) {
+  if (!webLogin)
+    throw new Error('wxauth: adminOpenids needs webLogin: admins sign in to the console with the web login')
+  const service = createConsoleService({
+    stores: auth.stores,
+    loginEvents: auth.loginEvents,
+    clock,
+    adminOpenids,
+    sessionTtlSeconds,
+    maxSessionsPerUser,
+  })
+  return createConsoleRoutes({
+    service,
+    guard: auth.guard,
+    isAllowedOrigin: auth.isAllowedOrigin,
+    trustProxy,
+    sessionTtlSeconds,
+  })
 }
 
 export type App = ReturnType<typeof createApp>

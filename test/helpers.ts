@@ -116,5 +116,5 @@ export function observedApp(config: NonNullable<Parameters<typeof createApp>[0][
   const { simulator, wechat } = simulatedWechat()
   const metrics = createMetrics({ countLive: stores.sessions.countLive, clock })
   const app = createApp({ stores, wechat, clock, metrics, config: { loginRateLimit: 0, ...config } })
-  return { app, served: servedWithTelemetry(app, { logger, metrics }), metrics, simulator, lines }
+  return { app, stores, clock, served: servedWithTelemetry(app, { logger, metrics }), metrics, simulator, lines }
 }

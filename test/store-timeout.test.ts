@@ -72,7 +72,12 @@ async function answersAgain(app: ReturnType<typeof createApp>, skey: string): Pr
 describe.skipIf(!ready)('STORE_TIMEOUT_MS with a frozen store', () => {
   const { simulator, wechat } = simulatedWechat()
   const opened: Stores[] = []
-  afterAll(() => Promise.all(opened.map((stores) => stores.close())))
+  const apps: ReturnType<typeof createApp>[] = []
+  // Each app's login events are written before its stores close (as the server does at shutdown).
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.loginEvents.stop()))
+    await Promise.all(opened.map((stores) => stores.close()))
+  })
 
   /** Sessions in the paused store: PostgreSQL alone, or Redis beside PostgreSQL. */
   async function appWithSessionsIn(store: 'postgres' | 'redis') {
@@ -87,7 +92,9 @@ describe.skipIf(!ready)('STORE_TIMEOUT_MS with a frozen store', () => {
       },
     )
     opened.push(stores)
-    return createApp({ stores, wechat, config: { loginRateLimit: 0 } })
+    const app = createApp({ stores, wechat, config: { loginRateLimit: 0 } })
+    apps.push(app)
+    return app
   }
 
   async function login(app: ReturnType<typeof createApp>, who: string): Promise<string> {

@@ -38,11 +38,10 @@ export function createRateLimiter(perMinute: number, maxKeys = MAX_KEYS) {
  * the one your reverse proxy appended; earlier entries come from the client and prove nothing.
  * Null when there is no socket to ask (the app called through `app.handle()`).
  */
-export function clientAddress(
-  request: Request,
-  server: { requestIP(request: Request): { address: string } | null } | null,
-  trustProxy: boolean,
-): string | null {
+/** What can tell a request's peer address: Bun's server (Elysia's `server`), absent under app.handle(). */
+export type AddressSource = { requestIP(request: Request): { address: string } | null } | null
+
+export function clientAddress(request: Request, server: AddressSource, trustProxy: boolean): string | null {
   if (trustProxy) {
     const forwarded = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim()
     if (forwarded) return forwarded

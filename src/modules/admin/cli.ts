@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { isoTime } from '../../libs/clock'
 import { DEFAULT_USER_LIST_LIMIT } from './model'
 import type { AdminService } from './service'
 
@@ -12,6 +13,7 @@ export type Command =
   | { name: 'users show'; openid: string; json: boolean }
   | { name: 'sessions revoke'; openid: string | null; json: boolean }
   | { name: 'stats'; json: boolean }
+  | { name: 'admin-link'; openid: string; base: string | null; json: boolean }
   | { name: 'backup'; file: string; json: boolean }
   | { name: 'restore'; file: string; yes: boolean; json: boolean }
 
@@ -29,6 +31,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   all: { type: 'boolean' },
   yes: { type: 'boolean' },
+  base: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -87,6 +90,18 @@ function fileCommand(
   return name === 'backup' ? { name, file, json } : { name, file, yes: flags.yes === true, json }
 }
 
+/** `admin-link <openid> [--base <url>]`: the base is where the admin's browser reaches wxauth. */
+function adminLinkCommand(openid: string | undefined, extra: string | undefined, flags: Flags): Command {
+  allowOnly(flags, ['base', 'json'])
+  if (openid === undefined) throw new UsageError('admin-link needs an openid (one of ADMIN_OPENIDS)')
+  if (extra !== undefined) throw new UsageError(`unexpected argument ${extra}`)
+  const base = flags.base ?? null
+  if (base !== null && !/^https?:\/\/[^/]+$/.test(base.replace(/\/+$/, ''))) {
+    throw new UsageError('--base must be where browsers reach wxauth, like https://auth.example.com')
+  }
+  return { name: 'admin-link', openid, base: base?.replace(/\/+$/, '') ?? null, json: flags.json === true }
+}
+
 /** Reads the command line (without the program name); throws UsageError for anything unknown. */
 export function parseCommand(args: string[]): Command {
   const { words, flags } = split(args)
@@ -129,6 +144,7 @@ export function parseCommand(args: string[]): Command {
       allowOnly(flags, ['json'])
       return { name: 'stats', json }
     default:
+      if (first === 'admin-link') return adminLinkCommand(second, third, flags)
       throw new UsageError(`unknown command "${words.join(' ')}"`)
   }
 }
@@ -211,6 +227,25 @@ export async function runAdminCommand(
       }
       const whose = command.openid === null ? 'all users' : command.openid
       print({ revoked }, () => `revoked ${revoked} session${revoked === 1 ? '' : 's'} of ${whose}`)
+      return 0
+    }
+    case 'admin-link': {
+      const made = await admin.adminLink(command.openid, nowMs)
+      if ('refused' in made) {
+        io.err(`wxauth: ${made.refused}`)
+        return 1
+      }
+      const url = `${command.base ?? admin.serverUrl}${made.path}`
+      const expiresAt = isoTime(made.expiresAt)
+      print({ url, expiresAt }, () =>
+        [
+          url,
+          `signs ${command.openid} in to the console once, until ${expiresAt}.`,
+          command.base ? '' : 'Reached through a proxy? Give its address: --base https://auth.example.com',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      )
       return 0
     }
     case 'stats': {

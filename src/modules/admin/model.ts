@@ -49,6 +49,7 @@ Usage:
   wxauth sessions revoke --user <openid>  end every session of one user now
   wxauth sessions revoke --all            end every session now
   wxauth stats                            users, live sessions, expired rows awaiting the sweep, database size
+  wxauth admin-link <openid> [--base URL] a one-time link (10 minutes) that signs an ADMIN_OPENIDS admin in to /admin
   wxauth backup <file>                    a consistent copy of the SQLite database, taken while it runs
   wxauth restore <file> --yes             replace the SQLite database by a backup (stop the server first)
   wxauth help | --help | --version

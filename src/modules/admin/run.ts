@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import { existsSync } from 'node:fs'
+import type { Config } from '../config/model'
 import { ConfigError, type Env, readConfig } from '../config/service'
 import { MIGRATIONS } from '../db/migrations'
 import { connectPostgres, PG_MIGRATIONS, postgresSchemaVersion } from '../db/postgres'
@@ -79,8 +80,8 @@ async function remoteStores(
   }
 }
 
-async function openAdminStores(env: Env): Promise<Stores> {
-  const { databasePath, databaseUrl, redisUrl, storeTimeoutMs } = readConfig(env, 'admin')
+async function openAdminStores(config: Config): Promise<Stores> {
+  const { databasePath, databaseUrl, redisUrl, storeTimeoutMs } = config
   if (redisUrl && !databaseUrl) {
     throw new Refusal(
       'with REDIS_URL but no DATABASE_URL the users are in SQLite and the sessions in Redis; the admin commands need DATABASE_URL (see README: Scaling out)',
@@ -104,15 +105,22 @@ export async function runAdmin(
   { env = process.env, io = { out: console.log, err: console.error }, nowMs = Date.now() }: RunAdminOptions = {},
 ): Promise<number> {
   let stores: Stores
+  let config: Config
   try {
-    stores = await openAdminStores(env)
+    config = readConfig(env, 'admin')
+    stores = await openAdminStores(config)
   } catch (error) {
     if (!(error instanceof Refusal || error instanceof ConfigError)) throw error
     io.err(`wxauth: ${error.message}`)
     return 1
   }
   try {
-    return await runAdminCommand(command, createAdminService(stores), nowMs, io)
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+    const admin = createAdminService(stores, {
+      adminOpenids: config.adminOpenids,
+      serverUrl: `http://${host}:${config.port}`,
+    })
+    return await runAdminCommand(command, admin, nowMs, io)
   } finally {
     await stores.close()
   }

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs'
 import { isoTime } from '../../libs/clock'
+import { AdminLinkError, createAdminLink } from '../console/service'
 import type { SessionListing, SessionStore } from '../sessions/service'
 import type { Stores } from '../store/service'
 import type { UserWithLogin } from '../users/model'
@@ -14,6 +15,17 @@ export interface AdminService {
   revokeUser(openid: string): Promise<number | null>
   revokeAll(): Promise<number>
   stats(nowMs: number): Promise<Stats>
+  /** A one-time console sign-in link's path, or why none can be made. */
+  adminLink(openid: string, nowMs: number): Promise<{ path: string; expiresAt: number } | { refused: string }>
+  /** Where the server listens, as a browser on this machine reaches it: the link's default base. */
+  readonly serverUrl: string
+}
+
+export interface AdminServiceOptions {
+  /** ADMIN_OPENIDS. */
+  adminOpenids?: readonly string[]
+  /** http://HOST:PORT of the server. */
+  serverUrl?: string
 }
 
 const toSummary = (user: UserWithLogin, liveSessions: number): UserSummary => ({
@@ -49,7 +61,10 @@ async function databaseBytes(stores: Stores): Promise<number> {
 }
 
 /** The admin commands over the server's own stores, whichever backend holds them. */
-export function createAdminService(stores: Stores): AdminService {
+export function createAdminService(
+  stores: Stores,
+  { adminOpenids = [], serverUrl = 'http://127.0.0.1:3000' }: AdminServiceOptions = {},
+): AdminService {
   const users: UserStore = stores.users
   const sessions: SessionStore = stores.sessions
   const summarize = async (user: UserWithLogin, nowMs: number) => {
@@ -71,6 +86,15 @@ export function createAdminService(stores: Stores): AdminService {
       return user ? sessions.deleteForUser(user.id) : null
     },
     revokeAll: async () => sessions.deleteAll(),
+    serverUrl,
+    async adminLink(openid, nowMs) {
+      try {
+        return await createAdminLink(stores, openid, { adminOpenids, nowMs })
+      } catch (error) {
+        if (error instanceof AdminLinkError) return { refused: error.message }
+        throw error
+      }
+    },
     async stats(nowMs) {
       return {
         users: await users.count(),

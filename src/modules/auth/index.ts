@@ -6,9 +6,12 @@ import { errors } from '../../libs/errors'
 import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
 import { createOriginCheck, isExactOrigin, requestPlace } from '../../libs/origin'
 import { plainRoute } from '../../libs/plain-route'
+import { type AddressSource, clientAddress } from '../../libs/rate-limit'
 import { signedInByCookie, userIdOf } from '../../libs/request-facts'
 import { createAccessTokenManager } from '../access-token/service'
 import { DEFAULTS, LIMITS, type WebLoginConfig } from '../config/model'
+import { ipPrefixOf } from '../login-events/model'
+import { createLoginEventLog, outcomeOf } from '../login-events/service'
 import { createOpenDataRoutes } from '../opendata'
 import { createGuard } from '../sessions'
 import type { Session } from '../sessions/model'
@@ -45,6 +48,8 @@ export interface WxauthOptions {
   trustProxy?: boolean
   /** Scan a mini program code to log in on the web (WEB_LOGIN); off when absent. Unset fields take their defaults. */
   webLogin?: Partial<WebLoginConfig> | null
+  /** Days every login attempt is kept for the admin console's activity view (LOGIN_EVENTS_DAYS). */
+  loginEventsDays?: number
 }
 
 const expiryTexts = new WeakMap<Session, string>()
@@ -123,10 +128,12 @@ export function wxauth({
   loginRateLimit = DEFAULTS.LOGIN_RATE_LIMIT,
   trustProxy = DEFAULTS.TRUST_PROXY,
   webLogin: webLoginOptions,
+  loginEventsDays = DEFAULTS.LOGIN_EVENTS_DAYS,
 }: WxauthOptions) {
   requireWhole('sessionTtlSeconds', sessionTtlSeconds, LIMITS.SESSION_TTL)
   requireWhole('maxSessionsPerUser', maxSessionsPerUser, LIMITS.MAX_SESSIONS_PER_USER)
   requireWhole('loginRateLimit (0 turns it off)', loginRateLimit, LIMITS.LOGIN_RATE_LIMIT)
+  requireWhole('loginEventsDays', loginEventsDays, LIMITS.LOGIN_EVENTS_DAYS)
   const webLogin = webLoginOf(webLoginOptions)
   const stores = storesOf(db, given)
   const { sessions } = stores
@@ -155,6 +162,12 @@ export function wxauth({
     createIpLimit({ perMinute: loginRateLimit, redis: stores.redis, trustProxy, clock, what })
   const limitLogins = ipLimit('login')
   const tokens = createAccessTokenManager({ store: stores.tokens, wechat, clock })
+  const loginEvents = createLoginEventLog(stores.loginEvents, { clock, retentionDays: loginEventsDays })
+  /** Every login attempt, for the console's activity view: the outcome and, at most, the address's /24 (or /48). */
+  function recordLogin(request: Request, server: AddressSource, outcome: string, userId: number | null) {
+    const ipPrefix = ipPrefixOf(clientAddress(request, server, trustProxy))
+    loginEvents.record({ at: clock(), outcome, userId, ipPrefix })
+  }
 
   const me = plainRoute(function me(request) {
     return guard.answer(request, ({ user, session }) =>
@@ -203,16 +216,27 @@ export function wxauth({
     .use(bodyLimit())
     .post(
       '/auth/login',
-      async function login({ body, request }) {
-        const { skey, expiresAt, user } = await logins.login(body.code)
-        userIdOf.set(request, user.id)
-        return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
+      async function login({ body, request, server }) {
+        try {
+          const { skey, expiresAt, user } = await logins.login(body.code)
+          userIdOf.set(request, user.id)
+          recordLogin(request, server, 'OK', user.id)
+          return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
+        } catch (error) {
+          recordLogin(request, server, outcomeOf(error), null)
+          throw error
+        }
       },
       {
         body: AuthModel.loginBody,
         response: { 200: AuthModel.loginResponse },
-        beforeHandle: function limitLoginsPerIp({ request, server, set }) {
-          return limitLogins(request, server, set)
+        beforeHandle: async function limitLoginsPerIp({ request, server, set }) {
+          try {
+            await limitLogins(request, server, set)
+          } catch (error) {
+            recordLogin(request, server, outcomeOf(error), null)
+            throw error
+          }
         },
         detail: routeDoc({
           summary: 'Log in with a wx.login code',
@@ -290,5 +314,5 @@ export function wxauth({
           })
         : new Elysia(),
     )
-  return Object.assign(routes, { guard, stores })
+  return Object.assign(routes, { guard, stores, loginEvents, isAllowedOrigin })
 }

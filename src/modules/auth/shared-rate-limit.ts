@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Clock } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
 import { logger } from '../../libs/log'
-import { clientAddress, createRateLimiter } from '../../libs/rate-limit'
+import { type AddressSource, clientAddress, createRateLimiter } from '../../libs/rate-limit'
 import type { Redis } from '../db/redis'
 
 /** A limiter's answer: 0 when allowed (a token is taken), else the ms until the next token. */
@@ -53,12 +53,10 @@ export function redisRateLimiter(redis: Redis, perMinute: number): RateLimiter {
   }
 }
 
-type ServerLike = Parameters<typeof clientAddress>[1]
-
 /** Throws 429 RATE_LIMITED (with Retry-After in `set`) when the request's address is over its budget. */
 export type IpLimit = (
   request: Request,
-  server: ServerLike,
+  server: AddressSource,
   set: { headers: Record<string, string | number> },
 ) => void | Promise<void>
 

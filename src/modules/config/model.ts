@@ -33,6 +33,10 @@ export interface Config {
   metrics: boolean
   /** Scan a mini program code to log in on the web (WEB_LOGIN=true); null when off. */
   webLogin: WebLoginConfig | null
+  /** Openids that may use the admin console (ADMIN_OPENIDS); empty: the console is off. */
+  adminOpenids: readonly string[]
+  /** Days login attempts are kept for the console's activity view (LOGIN_EVENTS_DAYS). */
+  loginEventsDays: number
 }
 
 export interface WebLoginConfig {
@@ -68,6 +72,7 @@ export const DEFAULTS = {
   WEB_LOGIN_PAGE: 'pages/web-login/index',
   WEB_LOGIN_ENV: 'release',
   WEB_LOGIN_TTL: 120,
+  LOGIN_EVENTS_DAYS: 30,
 } as const
 
 /** What `bun run dev` uses instead: reachable from this machine only (any code logs in), and its own database. */
@@ -86,6 +91,7 @@ export const LIMITS = {
   LOGIN_RATE_LIMIT: [0, 1_000_000],
   STORE_TIMEOUT_MS: [10, 60_000],
   WEB_LOGIN_TTL: [10, 3600],
+  LOGIN_EVENTS_DAYS: [1, 3650],
 } as const
 
 /** Credentials `bun run dev` uses with the built-in simulator; never valid at WeChat. */

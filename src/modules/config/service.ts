@@ -108,6 +108,24 @@ function readWebLogin(env: Env): WebLoginConfig | null {
   return readBoolean(env, 'WEB_LOGIN', DEFAULTS.WEB_LOGIN) ? config : null
 }
 
+/** An openid as WeChat hands them out: letters, digits, - and _. */
+const OPENID = /^[A-Za-z0-9_-]{1,128}$/
+
+/** The console signs admins in with the web login: ADMIN_OPENIDS without WEB_LOGIN=true is a mistake, not a silent no. */
+function readAdminOpenids(env: Env, webLogin: WebLoginConfig | null): string[] {
+  const openids = (env.ADMIN_OPENIDS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+  const bad = openids.find((openid) => !OPENID.test(openid))
+  if (bad !== undefined)
+    throw new ConfigError(`ADMIN_OPENIDS must list openids (letters, digits, - and _), got "${bad}"`)
+  if (openids.length > 0 && !webLogin) {
+    throw new ConfigError('ADMIN_OPENIDS needs WEB_LOGIN=true: admins sign in to the console with the web login')
+  }
+  return openids
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function readConfig(env: Env, mode: Mode): Config {
   return {
@@ -140,6 +158,15 @@ export function readConfig(env: Env, mode: Mode): Config {
     trustProxy: readBoolean(env, 'TRUST_PROXY', DEFAULTS.TRUST_PROXY),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, DEFAULTS.LOG_LEVEL),
     metrics: readBoolean(env, 'METRICS', DEFAULTS.METRICS),
-    webLogin: readWebLogin(env),
+    ...readConsole(env),
+  }
+}
+
+function readConsole(env: Env): Pick<Config, 'webLogin' | 'adminOpenids' | 'loginEventsDays'> {
+  const webLogin = readWebLogin(env)
+  return {
+    webLogin,
+    adminOpenids: readAdminOpenids(env, webLogin),
+    loginEventsDays: readInteger(env, 'LOGIN_EVENTS_DAYS', DEFAULTS.LOGIN_EVENTS_DAYS, ...LIMITS.LOGIN_EVENTS_DAYS),
   }
 }

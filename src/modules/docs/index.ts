@@ -96,6 +96,7 @@ export function createApiDocs(api: AnyElysia) {
         { name: 'notes', description: 'the example protected resource' },
         { name: 'health', description: 'for load balancers' },
         { name: 'web-login', description: 'scan a mini program code to sign a browser in (WEB_LOGIN=true)' },
+        { name: 'admin', description: 'the admin console and its API (ADMIN_OPENIDS)' },
       ],
       paths: byPath,
       components: {

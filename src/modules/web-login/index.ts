@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { isoTime } from '../../libs/clock'
+import { htmlPage, servePage } from '../../libs/html-page'
 import { type RouteDocOptions, routeDoc } from '../../libs/openapi'
 import { cookieOf, requestPlace } from '../../libs/origin'
 import { clientAddress } from '../../libs/rate-limit'
@@ -15,35 +16,7 @@ import { EXPIRED_TICKET_GRACE_MS, TICKET_COOKIE, TICKET_COOKIE_PATH, WebLoginMod
 import webLoginPage from './page.html' with { type: 'text' }
 import type { WebLoginService } from './service'
 
-const PAGE_TEXT: unknown = webLoginPage
-if (typeof PAGE_TEXT !== 'string') throw new Error('web-login page.html must be imported as text')
-const PAGE = PAGE_TEXT
-
-/** The page's inline scripts and styles by hash: nothing else may run on it, and nothing may frame it. */
-function contentSecurityPolicy(html: string): string {
-  const hashes = (tag: string) =>
-    [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
-      .map((match) => `'sha256-${Bun.SHA256.hash(match[1] ?? '', 'base64')}'`)
-      .join(' ')
-  return [
-    "default-src 'none'",
-    `script-src ${hashes('script')}`,
-    `style-src ${hashes('style')}`,
-    "img-src 'self'",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ')
-}
-
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': contentSecurityPolicy(PAGE),
-  'cache-control': 'no-cache',
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-}
+const PAGE = htmlPage(webLoginPage, 'web-login page.html')
 
 const NO_STORE = 'no-store'
 
@@ -83,7 +56,7 @@ export function createWebLoginRoutes({
   }
   return new Elysia({ name: 'wxauth.web-login' })
     .use(guard)
-    .get('/web', () => new Response(PAGE, { headers: PAGE_HEADERS }), {
+    .get('/web', () => servePage(PAGE), {
       detail: routeDoc({
         summary: 'The example web-login page: shows the code, then the signed-in user (HTML, no external assets)',
         tag: 'web-login',

@@ -73,6 +73,28 @@ export interface StatusAnswer {
   signedIn?: SignedIn
 }
 
+/** A web session (no session_key) for the user, under the same cap as mini program logins; null when the user is gone. */
+export async function startWebSession(
+  stores: Stores,
+  userId: number,
+  {
+    nowMs,
+    sessionTtlSeconds,
+    maxSessionsPerUser,
+  }: { nowMs: number; sessionTtlSeconds: number; maxSessionsPerUser: number },
+): Promise<SignedIn | null> {
+  const user = await stores.users.byId(userId)
+  if (!user) return null
+  const session = await stores.sessions.create({
+    userId,
+    sessionKey: WEB_SESSION_KEY,
+    nowMs,
+    ttlSeconds: sessionTtlSeconds,
+  })
+  await stores.sessions.trimForUser(userId, maxSessionsPerUser, session.tokenHash)
+  return { user, token: session.token, expiresAt: session.expiresAt }
+}
+
 export interface WebLoginServiceOptions {
   stores: Stores
   tokens: AccessTokenManager
@@ -137,17 +159,9 @@ export function createWebLoginService({
 
   /** A new web session for the user of a confirmed ticket, under the same cap as mini program logins. */
   async function signIn(userId: number): Promise<SignedIn> {
-    const user = await stores.users.byId(userId)
-    if (!user) throw ticketInvalid()
-    const nowMs = clock()
-    const session = await stores.sessions.create({
-      userId,
-      sessionKey: WEB_SESSION_KEY,
-      nowMs,
-      ttlSeconds: sessionTtlSeconds,
-    })
-    await stores.sessions.trimForUser(userId, maxSessionsPerUser, session.tokenHash)
-    return { user, token: session.token, expiresAt: session.expiresAt }
+    const signedIn = await startWebSession(stores, userId, { nowMs: clock(), sessionTtlSeconds, maxSessionsPerUser })
+    if (!signedIn) throw ticketInvalid()
+    return signedIn
   }
 
   /** The one answer that gets the session: a concurrent second request finds the ticket gone (404). */

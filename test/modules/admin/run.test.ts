@@ -128,3 +128,38 @@ describe.if(reachableBackends().includes('postgres'))('runAdmin on PostgreSQL', 
     expect(err[0]).toStartWith('wxauth: cannot reach REDIS_URL (redis://127.0.0.1:1): ')
   })
 })
+
+describe('wxauth admin-link', () => {
+  test('prints a one-time URL on the server’s address (or --base) that signs the admin in; refuses others', async () => {
+    const path = join(workdir, 'console.db')
+    const stores = sqliteStores(openDatabase(path))
+    const admin_ = await stores.users.upsert('o-boss', null, NOW)
+    await stores.users.upsert('o-guest', null, NOW)
+    await stores.close()
+    const env = { DATABASE_PATH: path, WEB_LOGIN: 'true', ADMIN_OPENIDS: 'o-boss,o-never-logged-in', PORT: '4000' }
+    const made = await admin(env, 'admin-link', 'o-boss')
+    expect(made.code).toBe(0)
+    const [url, note] = made.out[0]?.split('\n') ?? []
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:4000\/admin\/link\/[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
+    expect(note).toContain(`until ${new Date(NOW + 10 * 60 * 1000).toISOString()}`)
+    const json = await admin(env, 'admin-link', 'o-boss', '--base', 'https://auth.example.com/', '--json')
+    expect(JSON.parse(json.out[0] ?? '')).toEqual({
+      url: expect.stringMatching(/^https:\/\/auth\.example\.com\/admin\/link\//),
+      expiresAt: new Date(NOW + 10 * 60 * 1000).toISOString(),
+    })
+    // The link is a ticket in the server's store, for that admin.
+    const check = sqliteStores(openDatabase(path))
+    const id = url?.split('/').pop()?.split('.')[0] ?? ''
+    expect((await check.tickets.get(id))?.userId).toBe(admin_.id)
+    await check.close()
+    expect(await admin(env, 'admin-link', 'o-guest')).toEqual({
+      code: 1,
+      out: [],
+      err: ['wxauth: o-guest is not in ADMIN_OPENIDS'],
+    })
+    const unknown = await admin(env, 'admin-link', 'o-never-logged-in')
+    expect(unknown.err[0]).toContain('log in once with the mini program first')
+    expect(() => parseCommand(['admin-link'])).toThrow('admin-link needs an openid')
+    expect(() => parseCommand(['admin-link', 'o-boss', '--base', 'auth.example.com'])).toThrow('--base must be')
+  })
+})

@@ -21,7 +21,21 @@ describe('readConfig', () => {
       logLevel: 'info',
       metrics: false,
       webLogin: null,
+      adminOpenids: [],
+      loginEventsDays: 30,
     })
+  })
+
+  test('admin console: ADMIN_OPENIDS (needs WEB_LOGIN=true) and LOGIN_EVENTS_DAYS', () => {
+    const config = readConfig(
+      { ...creds, WEB_LOGIN: 'true', ADMIN_OPENIDS: ' o-admin-1 ,o_admin-2 ', LOGIN_EVENTS_DAYS: '7' },
+      'start',
+    )
+    expect(config.adminOpenids).toEqual(['o-admin-1', 'o_admin-2'])
+    expect(config.loginEventsDays).toBe(7)
+    expect(() => readConfig({ ...creds, ADMIN_OPENIDS: 'o-admin-1' }, 'start')).toThrow(
+      'ADMIN_OPENIDS needs WEB_LOGIN=true',
+    )
   })
 
   test('web login: off by default; WEB_LOGIN=true gives the documented defaults; every WEB_* variable is read', () => {
@@ -168,6 +182,8 @@ describe('readConfig', () => {
     ['WEB_ORIGINS', 'https://admin.example.com/'],
     ['WEB_ORIGINS', 'https://admin.example.com/console'],
     ['WEB_ORIGINS', 'https://ok.example.com,ftp://files.example.com'],
+    ['ADMIN_OPENIDS', 'o-1,not an openid'],
+    ['LOGIN_EVENTS_DAYS', '0'],
   ])('%s=%p is rejected with a message naming it', (name, value) => {
     let thrown: unknown
     try {

@@ -43,6 +43,8 @@ const PUBLIC_PATHS = new Set([
   '/web/login',
   '/web/login/{ticket}',
   '/web/login/{ticket}/qrcode.png',
+  '/admin',
+  '/admin/link/{token}',
 ])
 const WEB_LOGIN = { page: 'pages/web-login/index', envVersion: 'release', ttlSeconds: 120, origins: [] } as const
 const codesOf = (schema: ErrorSchema) =>
@@ -54,6 +56,7 @@ describe('OpenAPI document', () => {
   test.each([
     ['default', {}],
     ['WEB_LOGIN=true', { webLogin: WEB_LOGIN }],
+    ['ADMIN_OPENIDS', { webLogin: WEB_LOGIN, adminOpenids: ['o-admin'] }],
   ])('is valid OpenAPI according to a real validator (%s)', async (_, config) => {
     const { doc } = await openApiDocument(config)
     const result = await new Validator().validate(doc as unknown as Record<string, unknown>)
@@ -65,6 +68,7 @@ describe('OpenAPI document', () => {
     ['default', {}],
     ['METRICS=true', { metrics: true }],
     ['WEB_LOGIN=true', { webLogin: WEB_LOGIN }],
+    ['ADMIN_OPENIDS', { webLogin: WEB_LOGIN, adminOpenids: ['o-admin'] }],
   ])('lists every route the app serves, with a summary and a success response (%s)', async (_, config) => {
     const { doc, routes } = await openApiDocument(config)
     const served = routes.filter((route) => !DOC_ROUTES.has(route.path))
@@ -81,31 +85,37 @@ describe('OpenAPI document', () => {
     }
   })
 
-  test('every error response is { code, msg } listing its codes; protected routes carry the skey scheme and 401s', async () => {
-    const { doc } = await openApiDocument()
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearer', 'skey', 'webSession'])
-    for (const [path, methods] of Object.entries(doc.paths)) {
-      for (const [method, operation] of Object.entries(methods)) {
-        const where = `${method.toUpperCase()} ${path}`
-        for (const [status, response] of Object.entries(operation.responses)) {
-          if (Number(status) < 400) continue
-          const schema = response.content?.['application/json']?.schema
-          expect(schema?.required, where).toEqual(['code', 'msg'])
-          expect(codesOf(schema as ErrorSchema).length, `${where} ${status}`).toBeGreaterThan(0)
+  test.each([
+    ['default', {}],
+    ['WEB_LOGIN=true, ADMIN_OPENIDS', { webLogin: WEB_LOGIN, adminOpenids: ['o-admin'] }],
+  ])(
+    'every error response is { code, msg } listing its codes; protected routes carry the skey scheme and 401s (%s)',
+    async (_, config) => {
+      const { doc } = await openApiDocument(config)
+      expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearer', 'skey', 'webSession'])
+      for (const [path, methods] of Object.entries(doc.paths)) {
+        for (const [method, operation] of Object.entries(methods)) {
+          const where = `${method.toUpperCase()} ${path}`
+          for (const [status, response] of Object.entries(operation.responses)) {
+            if (Number(status) < 400) continue
+            const schema = response.content?.['application/json']?.schema
+            expect(schema?.required, where).toEqual(['code', 'msg'])
+            expect(codesOf(schema as ErrorSchema).length, `${where} ${status}`).toBeGreaterThan(0)
+          }
+          const isPublic = PUBLIC_PATHS.has(path)
+          if (isPublic) {
+            expect(operation.security, where).toEqual([])
+            continue
+          }
+          expect(operation.security, where).toEqual([{ skey: [] }, { bearer: [] }, { webSession: [] }])
+          const unauthorized = operation.responses['401']?.content?.['application/json']?.schema as ErrorSchema
+          expect(codesOf(unauthorized), where).toEqual(expect.arrayContaining(['SKEY_MISSING', 'SKEY_INVALID']))
+          const storeLost = operation.responses['503']?.content?.['application/json']?.schema as ErrorSchema
+          expect(codesOf(storeLost), where).toEqual(['STORE_UNAVAILABLE'])
         }
-        const isPublic = PUBLIC_PATHS.has(path)
-        if (isPublic) {
-          expect(operation.security, where).toEqual([])
-          continue
-        }
-        expect(operation.security, where).toEqual([{ skey: [] }, { bearer: [] }, { webSession: [] }])
-        const unauthorized = operation.responses['401']?.content?.['application/json']?.schema as ErrorSchema
-        expect(codesOf(unauthorized), where).toEqual(expect.arrayContaining(['SKEY_MISSING', 'SKEY_INVALID']))
-        const storeLost = operation.responses['503']?.content?.['application/json']?.schema as ErrorSchema
-        expect(codesOf(storeLost), where).toEqual(['STORE_UNAVAILABLE'])
       }
-    }
-  })
+    },
+  )
 
   test('request bodies carry their JSON schema; login lists the WeChat errors', async () => {
     const { doc } = await openApiDocument()
