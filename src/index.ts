@@ -7,6 +7,7 @@ import { type Command, devBanner, parseCommand, UsageError } from './modules/adm
 import { USAGE } from './modules/admin/model'
 import { cannotReach, describeUrl, messageOf, runAdmin } from './modules/admin/run'
 import { describeSchemaChange, openMigratedDatabase } from './modules/db/service'
+import { LOGIN_EVENT_RETENTION_EVERY_MS } from './modules/login-events/service'
 import type { Sweeper } from './modules/sessions/service'
 import { StoreConnectError } from './modules/store/service'
 import {
@@ -129,6 +130,8 @@ async function serve(mode: Mode): Promise<void> {
   // The login rate limiter asks the server for the client's address through Elysia's context.
   app.server = server
   const sweeper = startSweeping(config, stores, logger, metrics)
+  // Login events older than LOGIN_EVENTS_DAYS go every 10 minutes, whether or not anyone logs in.
+  const retention = setInterval(() => void app.loginEvents.sweep(), LOGIN_EVENT_RETENTION_EVERY_MS)
   const url = `http://${server.hostname}:${server.port}`
   logger.info(`wxauth listening on ${url}`, {
     url,
@@ -144,6 +147,7 @@ async function serve(mode: Mode): Promise<void> {
     stopping = true
     logger.info(`${signal} received, finishing in-flight requests`, { signal })
     await server.stop()
+    clearInterval(retention)
     await app.loginEvents.stop()
     await sweeper?.stop()
     await stores.close()

@@ -11,7 +11,6 @@ import {
   type WechatClient,
   wxauth,
 } from './modules'
-import { DEFAULTS } from './modules/config/model'
 import { createConsoleRoutes } from './modules/console'
 import { createConsoleService } from './modules/console/service'
 import { createMetricsRoute } from './modules/telemetry'
@@ -83,24 +82,15 @@ export function createApp({ db, stores, wechat, clock = systemClock, config = {}
     .use(createNotesRoutes({ notes: wired.notes, guard: auth.guard, clock }))
     .use(createHealthRoutes(wired))
     .use(metrics ? createMetricsRoute(metrics) : new Elysia())
-    .use(adminOpenids.length > 0 ? consoleFor(auth, adminOpenids, config, clock) : new Elysia())
+    .use(adminOpenids.length > 0 ? consoleFor(auth, adminOpenids, clock) : new Elysia())
     .onError(renderError)
   // loginEvents: the entry point flushes it at shutdown; tests flush and sweep it.
   return Object.assign(api.use(createApiDocs(api)), { loginEvents: auth.loginEvents })
 }
 
-/** The admin console over the plugin's stores, guard and login events; it signs admins in with the web login. */
-function consoleFor(
-  auth: ReturnType<typeof wxauth>,
-  adminOpenids: readonly string[],
-  {
-    webLogin,
-    trustProxy = DEFAULTS.TRUST_PROXY,
-    sessionTtlSeconds = DEFAULTS.SESSION_TTL,
-    maxSessionsPerUser = DEFAULTS.MAX_SESSIONS_PER_USER,
-  }: NonNullable<AppDependencies['config']>,
-  clock: Clock,
-) {
+/** The admin console over the plugin's stores, guard, login events and settings; it signs admins in with the web login. */
+function consoleFor(auth: ReturnType<typeof wxauth>, adminOpenids: readonly string[], clock: Clock) {
+  const { webLogin, trustProxy, sessionTtlSeconds, maxSessionsPerUser } = auth.settings
   if (!webLogin)
     throw new Error('wxauth: adminOpenids needs webLogin: admins sign in to the console with the web login')
   const service = createConsoleService({

@@ -73,9 +73,27 @@ function connectShared() {
   return shared
 }
 
+let generation = 0
+
+/**
+ * An app writes its login events up to a second after the login (login-events/service.ts). On the shared
+ * PostgreSQL an app of an earlier test would write them into the next test's emptied table: once newer
+ * stores are handed out, the older ones' event writes go nowhere.
+ */
+function untilReplaced(stores: Stores): Stores {
+  const mine = ++generation
+  const { loginEvents } = stores
+  const add: typeof loginEvents.add = (events) => (mine === generation ? loginEvents.add(events) : undefined)
+  return { ...stores, loginEvents: { ...loginEvents, add } } as Stores
+}
+
 /** Empty stores on `backend`: PostgreSQL tables truncated (ids restart at 1), Redis flushed. */
 export async function freshStores(backend: StoreBackend = TEST_BACKEND): Promise<Stores> {
   if (backend === 'sqlite') return sqliteStores(openDatabase(':memory:'))
+  return untilReplaced(await sharedStores(backend))
+}
+
+async function sharedStores(backend: Exclude<StoreBackend, 'sqlite'>): Promise<Stores> {
   const { sql, redis } = await connectShared()
   const keep = { close: async () => {} } // the connections are shared by every test of the run
   if (backend.endsWith('+redis')) {

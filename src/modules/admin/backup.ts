@@ -11,6 +11,7 @@ import {
   rmSync,
   statSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { ConfigError, type Env, readConfig } from '../config/service'
@@ -144,6 +145,9 @@ export function backupDatabase(databasePath: string, file: string): BackupResult
   }
   const temp = tempBeside(file, 'partial')
   try {
+    // The copy holds every session's session_key and the access_token: only its owner may read it. SQLite
+    // writes VACUUM INTO into an empty file that already exists, keeping its mode.
+    writeFileSync(temp, '', { mode: 0o600, flag: 'wx' })
     let source: Database
     try {
       source = connectDatabase(databasePath)

@@ -217,15 +217,17 @@ export function wxauth({
     .post(
       '/auth/login',
       async function login({ body, request, server }) {
+        let login: Awaited<ReturnType<typeof logins.login>>
         try {
-          const { skey, expiresAt, user } = await logins.login(body.code)
-          userIdOf.set(request, user.id)
-          recordLogin(request, server, 'OK', user.id)
-          return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
+          login = await logins.login(body.code)
         } catch (error) {
           recordLogin(request, server, outcomeOf(error), null)
           throw error
         }
+        const { skey, expiresAt, user } = login
+        userIdOf.set(request, user.id)
+        recordLogin(request, server, 'OK', user.id)
+        return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
       },
       {
         body: AuthModel.loginBody,
@@ -314,5 +316,7 @@ export function wxauth({
           })
         : new Elysia(),
     )
-  return Object.assign(routes, { guard, stores, loginEvents, isAllowedOrigin })
+  // What a module beside it (the admin console) needs to sign a browser in the way the web login does.
+  const settings = { sessionTtlSeconds, maxSessionsPerUser, trustProxy, webLogin }
+  return Object.assign(routes, { guard, stores, loginEvents, isAllowedOrigin, settings })
 }

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { bodyLimit } from '../../libs/body-limit'
 import { AppError, errors } from '../../libs/errors'
 import { htmlPage, servePage } from '../../libs/html-page'
 import { type RouteDocOptions, routeDoc } from '../../libs/openapi'
@@ -57,6 +58,7 @@ export function createConsoleRoutes({
   }
   return new Elysia({ name: 'wxauth.console' })
     .use(errors())
+    .use(bodyLimit())
     .use(guard)
     .get('/admin', () => servePage(CONSOLE_PAGE), {
       detail: routeDoc({
@@ -65,7 +67,7 @@ export function createConsoleRoutes({
         success: { 200: { description: 'the page', mediaType: 'text/html', schema: ConsoleModel.page } },
       }),
     })
-    .get('/admin/link/:token', () => servePage(LINK_PAGE), {
+    .get('/admin/link/:id', () => servePage(LINK_PAGE), {
       params: ConsoleModel.linkParams,
       detail: routeDoc({
         summary: 'The page of a one-time admin link: a button that signs in (opening the link alone uses nothing up)',
@@ -74,10 +76,11 @@ export function createConsoleRoutes({
       }),
     })
     .post(
-      '/admin/link/:token',
-      async function useAdminLink({ params, request, set }) {
-        if (request.headers.has('origin') && !isAllowedOrigin(request)) throw csrfRejected()
-        const { user, token } = await service.useLink(params.token)
+      '/admin/link/:id',
+      async function useAdminLink({ params, body, request, set }) {
+        // A browser's POST always carries its Origin: this one must be the console's own.
+        if (!isAllowedOrigin(request)) throw csrfRejected()
+        const { user, token } = await service.useLink(params.id, body.secret)
         userIdOf.set(request, user.id)
         set.headers['set-cookie'] = sessionCookie(token, sessionTtlSeconds, requestPlace(request, trustProxy))
         set.headers['cache-control'] = 'no-store'
@@ -85,8 +88,10 @@ export function createConsoleRoutes({
       },
       {
         params: ConsoleModel.linkParams,
+        body: ConsoleModel.linkBody,
         detail: routeDoc({
           summary: 'Sign in with a one-time admin link (wxauth admin-link): sets the wxauth_session cookie',
+          body: true,
           tag: 'admin',
           success: { 204: { description: 'signed in: the session cookie is set' } },
           errors: { 403: ['ADMIN_ONLY', 'CSRF_REJECTED'], 404: ['LINK_INVALID'], 410: ['LINK_EXPIRED'] },

@@ -4,14 +4,21 @@ const isoTime = t.String({ format: 'date-time' })
 
 /** How long an admin link (`wxauth admin-link`) signs in, once. */
 export const ADMIN_LINK_TTL_MS = 10 * 60 * 1000
-/** The User-Agent an admin link's ticket carries: it marks the ticket as a link, not a browser's web login. */
+/** The User-Agent an admin link's ticket shows (the console's session list of that admin, logs). */
 export const ADMIN_LINK_AGENT = 'wxauth admin-link'
-/** base64url: a ticket id (22) '.' its secret (43). */
-export const ADMIN_LINK_PATTERN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/
+/**
+ * An admin link's ticket id: 18 random bytes, 24 base64url characters. A web login's ticket has 22, so
+ * neither route takes the other's tickets (web-login/model.ts TICKET_ID_PATTERN).
+ */
+export const ADMIN_LINK_ID_BYTES = 18
+export const ADMIN_LINK_ID_PATTERN = /^[A-Za-z0-9_-]{24}$/
+export const ADMIN_LINK_SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/
 export const OVERVIEW_HOURS = 48
 export const FAILURES_HOURS = 24
 export const MAX_PAGE = 100
 export const DEFAULT_PAGE = 20
+
+const userId = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
 
 const userSummary = t.Object({
   id: t.Integer(),
@@ -26,7 +33,9 @@ const paging = {
   limit: t.Optional(
     t.Integer({ minimum: 1, maximum: MAX_PAGE, description: `at most this many (default ${DEFAULT_PAGE})` }),
   ),
-  before: t.Optional(t.Integer({ minimum: 1, description: 'the `next` of the previous page' })),
+  before: t.Optional(
+    t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'the `next` of the previous page' }),
+  ),
 }
 
 export const ConsoleModel = {
@@ -46,8 +55,8 @@ export const ConsoleModel = {
     ...paging,
   }),
   users: t.Object({ users: t.Array(userSummary), next: t.Union([t.Integer(), t.Null()]) }),
-  userParams: t.Object({ id: t.Integer({ minimum: 1 }) }),
-  sessionParams: t.Object({ id: t.Integer({ minimum: 1 }), sessionId: t.String({ maxLength: 64 }) }),
+  userParams: t.Object({ id: userId }),
+  sessionParams: t.Object({ id: userId, sessionId: t.String({ maxLength: 64 }) }),
   user: t.Object({
     user: userSummary,
     sessions: t.Array(
@@ -73,6 +82,9 @@ export const ConsoleModel = {
     ),
     next: t.Union([t.Integer(), t.Null()]),
   }),
-  linkParams: t.Object({ token: t.String({ maxLength: 80 }) }),
+  linkParams: t.Object({ id: t.String({ maxLength: 64, description: 'the link’s id (its path)' }) }),
+  linkBody: t.Object({
+    secret: t.String({ maxLength: 64, description: 'the link’s #fragment: browsers never send it in the URL' }),
+  }),
   page: t.String(),
 } as const

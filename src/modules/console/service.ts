@@ -5,8 +5,16 @@ import { HOUR_MS } from '../login-events/model'
 import type { LoginEventLog } from '../login-events/service'
 import type { Stores } from '../store/service'
 import type { User, UserWithLogin } from '../users/model'
-import { type SignedIn, startWebSession } from '../web-login/service'
-import { ADMIN_LINK_AGENT, ADMIN_LINK_PATTERN, ADMIN_LINK_TTL_MS, FAILURES_HOURS, OVERVIEW_HOURS } from './model'
+import { hashOf, randomText, type SignedIn, startWebSession } from '../web-login/service'
+import {
+  ADMIN_LINK_AGENT,
+  ADMIN_LINK_ID_BYTES,
+  ADMIN_LINK_ID_PATTERN,
+  ADMIN_LINK_SECRET_PATTERN,
+  ADMIN_LINK_TTL_MS,
+  FAILURES_HOURS,
+  OVERVIEW_HOURS,
+} from './model'
 
 export const adminOnly = () =>
   new AppError(403, 'ADMIN_ONLY', 'the console is for the openids in ADMIN_OPENIDS; this account is not one of them')
@@ -15,9 +23,6 @@ const linkInvalid = () =>
   new AppError(404, 'LINK_INVALID', 'this admin link is unknown or already used; make a new one with wxauth admin-link')
 const linkExpired = () =>
   new AppError(410, 'LINK_EXPIRED', 'this admin link has expired (10 minutes); make a new one with wxauth admin-link')
-
-const randomText = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url')
-const hashOf = (secret: string) => Bun.SHA256.hash(secret) as Uint8Array
 
 export interface ConsoleServiceOptions {
   stores: Stores
@@ -126,15 +131,16 @@ export function createConsoleService({
       }
     },
 
-    /** Signs the link's admin in once: a web session, as the web login makes. */
-    async useLink(token: string): Promise<SignedIn> {
-      const [, id = '', secret = ''] = ADMIN_LINK_PATTERN.exec(token) ?? []
-      const ticket = id ? await stores.tickets.get(id) : null
-      const isLink = ticket?.userAgent === ADMIN_LINK_AGENT && ticket.status === 'confirmed'
-      if (!ticket || !isLink || !timingSafeEqual(hashOf(secret), ticket.secretHash)) throw linkInvalid()
-      if (clock() >= ticket.expiresAt) throw linkExpired()
+    /** Signs the link's admin in once: a web session, as the web login makes. An expired link is deleted. */
+    async useLink(id: string, secret: string): Promise<SignedIn> {
+      const wellFormed = ADMIN_LINK_ID_PATTERN.test(id) && ADMIN_LINK_SECRET_PATTERN.test(secret)
+      const ticket = wellFormed ? await stores.tickets.get(id) : null
+      if (ticket?.status !== 'confirmed' || !timingSafeEqual(hashOf(secret), ticket.secretHash)) {
+        throw linkInvalid()
+      }
       const taken = await stores.tickets.takeConfirmed(id)
       if (!taken || taken.userId === null) throw linkInvalid()
+      if (clock() >= taken.expiresAt) throw linkExpired()
       const user = await users.byId(taken.userId)
       if (!user) throw linkInvalid()
       if (!admins.has(user.openid)) throw adminOnly()
@@ -151,8 +157,9 @@ export type ConsoleService = ReturnType<typeof createConsoleService>
 export class AdminLinkError extends Error {}
 
 /**
- * A one-time sign-in link for an admin (`wxauth admin-link <openid>`), valid ADMIN_LINK_TTL_MS: a web-login
- * ticket that is already confirmed for the admin, whose secret travels in the link. Returns its path.
+ * A one-time sign-in link for an admin (`wxauth admin-link <openid>`), valid ADMIN_LINK_TTL_MS: a ticket
+ * already confirmed for the admin, with an id no web login has (24 characters), whose secret travels in
+ * the link's #fragment (never sent to a server, so no access log holds it). Returns the path and fragment.
  */
 export async function createAdminLink(
   stores: Stores,
@@ -162,7 +169,7 @@ export async function createAdminLink(
   if (!adminOpenids.includes(openid)) throw new AdminLinkError(`${openid} is not in ADMIN_OPENIDS`)
   const user = await stores.users.byOpenid(openid)
   if (!user) throw new AdminLinkError(`no user with openid ${openid}: log in once with the mini program first`)
-  const id = randomText(16)
+  const id = randomText(ADMIN_LINK_ID_BYTES)
   const secret = randomText(32)
   const expiresAt = nowMs + ADMIN_LINK_TTL_MS
   await stores.tickets.create({
@@ -175,5 +182,5 @@ export async function createAdminLink(
     createdAt: nowMs,
     expiresAt,
   })
-  return { path: `/admin/link/${id}.${secret}`, expiresAt }
+  return { path: `/admin/link/${id}#${secret}`, expiresAt }
 }

@@ -47,6 +47,7 @@ export function createLoginEventLog(
   let writing: Promise<void> | null = null
   let timer: ReturnType<typeof setTimeout> | null = null
   let stopped = false
+  let failed = false
   let warnedDropped = false
   let sweptAt = Number.NEGATIVE_INFINITY
 
@@ -65,7 +66,9 @@ export function createLoginEventLog(
     buffer = []
     try {
       await store.add(batch)
+      failed = false
     } catch (error) {
+      failed = true
       buffer = [...batch, ...buffer].slice(-MAX_BUFFERED_LOGIN_EVENTS)
       logger().warn('login events not written', { error: error instanceof Error ? error.message : String(error) })
       return
@@ -79,8 +82,16 @@ export function createLoginEventLog(
     if (buffer.length === 0) return writing ?? Promise.resolve()
     writing ??= write().finally(() => {
       writing = null
+      // Events recorded while this write ran wait for a write of their own (after a failed write they
+      // wait for the next login instead: an outage is not retried every second).
+      if (buffer.length > 0 && !timer && !stopped && !failed) arm()
     })
     return writing
+  }
+
+  function arm(): void {
+    timer = setTimeout(() => void flush(), LOGIN_EVENT_FLUSH_MS)
+    timer.unref()
   }
 
   return {
@@ -92,9 +103,7 @@ export function createLoginEventLog(
         if (!warnedDropped) logger().warn('login events dropped: the store has not taken them for a while')
         warnedDropped = true
       }
-      if (timer) return
-      timer = setTimeout(() => void flush(), LOGIN_EVENT_FLUSH_MS)
-      timer.unref()
+      if (!timer) arm()
     },
     async flush() {
       await writing

@@ -20,16 +20,12 @@ export interface TelemetryOptions {
 const requestIdOf = (incoming: string | null) =>
   incoming !== null && REQUEST_ID_PATTERN.test(incoming) ? incoming : crypto.randomUUID()
 
-/** An admin link's path carries its secret (`/admin/link/<id>.<secret>`): the log keeps the id only. */
-const ADMIN_LINK_SECRET = /^(\/admin\/link\/[^/.]*)\.[^/]*/
-
 /** The path of a request URL without its query string (the URL is the bare path when Bun found no valid Host). */
 function pathOf(url: string): string {
   const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('//') + 2)
   if (start === -1) return '/'
   const query = url.indexOf('?', start)
-  const path = query === -1 ? url.slice(start) : url.slice(start, query)
-  return path.startsWith('/admin/link/') ? path.replace(ADMIN_LINK_SECRET, '$1.…') : path
+  return query === -1 ? url.slice(start) : url.slice(start, query)
 }
 
 /** The route pattern (`/notes/:id`) a method and path were served by, for metric labels. */

@@ -32,8 +32,9 @@ const ticketForeign = () =>
 
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
-const randomText = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url')
-const hashOf = (secret: string) => Bun.SHA256.hash(secret) as Uint8Array
+export const randomText = (bytes: number) =>
+  Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url')
+export const hashOf = (secret: string) => Bun.SHA256.hash(secret) as Uint8Array
 
 /**
  * What the browser is told. `expired` is computed: stored tickets never say it. A confirmed ticket stays

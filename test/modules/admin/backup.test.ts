@@ -4,7 +4,16 @@
  */
 import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PG_DUMP_COMMAND, PG_RESTORE_COMMAND, runBackup } from '../../../src/modules/admin/backup'
@@ -291,6 +300,20 @@ describe('wxauth backup refuses', () => {
     const { code, out } = run({ DATABASE_PATH: databasePath }, 'backup', file, '--json')
     expect(code).toBe(0)
     expect(JSON.parse(out[0] as string)).toEqual({ file, bytes: Bun.file(file).size, users: 2, sessions: 2 })
+  })
+
+  test('the copy is readable by its owner only (it holds session_keys and the access_token), whatever the umask', async () => {
+    const dir = folder()
+    const databasePath = join(dir, 'wxauth.db')
+    await databaseWith(databasePath, ['o-ann'])
+    const file = join(dir, 'private.db')
+    const umask = process.umask(0o022)
+    try {
+      expect(run({ DATABASE_PATH: databasePath }, 'backup', file).code).toBe(0)
+    } finally {
+      process.umask(umask)
+    }
+    expect(statSync(file).mode & 0o777).toBe(0o600)
   })
 })
 

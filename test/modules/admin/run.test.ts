@@ -140,7 +140,7 @@ describe('wxauth admin-link', () => {
     const made = await admin(env, 'admin-link', 'o-boss')
     expect(made.code).toBe(0)
     const [url, note] = made.out[0]?.split('\n') ?? []
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:4000\/admin\/link\/[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:4000\/admin\/link\/[A-Za-z0-9_-]{24}#[A-Za-z0-9_-]{43}$/)
     expect(note).toContain(`until ${new Date(NOW + 10 * 60 * 1000).toISOString()}`)
     const json = await admin(env, 'admin-link', 'o-boss', '--base', 'https://auth.example.com/', '--json')
     expect(JSON.parse(json.out[0] ?? '')).toEqual({
@@ -149,7 +149,7 @@ describe('wxauth admin-link', () => {
     })
     // The link is a ticket in the server's store, for that admin.
     const check = sqliteStores(openDatabase(path))
-    const id = url?.split('/').pop()?.split('.')[0] ?? ''
+    const id = url?.split('/').pop()?.split('#')[0] ?? ''
     expect((await check.tickets.get(id))?.userId).toBe(admin_.id)
     await check.close()
     expect(await admin(env, 'admin-link', 'o-guest')).toEqual({

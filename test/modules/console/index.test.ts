@@ -29,10 +29,20 @@ async function login(ctx: Ctx, user: string, headers: Record<string, string> = {
   return (await response.json()) as { skey: string; user: { id: number; openid: string } }
 }
 
+/** What the link page does: POST the link's #fragment (its secret) to its path. */
+function useLink(link: string, headers: Record<string, string> = { origin: ORIGIN }) {
+  const [path = '', secret = ''] = link.split('#')
+  return new Request(`${ORIGIN}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ secret }),
+  })
+}
+
 /** An admin link made as `wxauth admin-link` makes it, then used: the browser's session cookie. */
 async function adminCookie(ctx: Ctx, openid = BOSS): Promise<string> {
   const { path } = await createAdminLink(ctx.stores, openid, { adminOpenids: [BOSS], nowMs: ctx.clock() })
-  const used = await ctx.app.handle(request('POST', path, { origin: ORIGIN }))
+  const used = await ctx.app.handle(useLink(path))
   expect(used.status).toBe(204)
   const cookie = used.headers.getSetCookie().find((header) => header.startsWith('wxauth_session='))
   return cookie?.split(';')[0] ?? ''
@@ -122,63 +132,86 @@ describe('who may use the console', () => {
 })
 
 describe('admin links (wxauth admin-link)', () => {
-  test('sign in once: the link page is harmless, the POST sets the session cookie, a second POST is 404', async () => {
+  test('sign in once: the link page is harmless, the POST of its secret sets the session cookie, a second is 404', async () => {
     const ctx = await consoleApp()
     await login(ctx, 'boss')
-    const { path, expiresAt } = await createAdminLink(ctx.stores, BOSS, { adminOpenids: [BOSS], nowMs: ctx.clock() })
-    expect(path).toMatch(/^\/admin\/link\/[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
+    const { path: link, expiresAt } = await createAdminLink(ctx.stores, BOSS, {
+      adminOpenids: [BOSS],
+      nowMs: ctx.clock(),
+    })
+    // The secret rides in the #fragment, which browsers never send: no access log can hold it.
+    expect(link).toMatch(/^\/admin\/link\/[A-Za-z0-9_-]{24}#[A-Za-z0-9_-]{43}$/)
     expect(expiresAt).toBe(ctx.clock() + 10 * 60 * 1000)
-    const page = await ctx.app.handle(request('GET', path))
+    const page = await ctx.app.handle(request('GET', link.split('#')[0] ?? ''))
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
-    const used = await ctx.app.handle(request('POST', path, { origin: ORIGIN }))
+    const used = await ctx.app.handle(useLink(link))
     expect(used.status).toBe(204)
     const cookie = used.headers.getSetCookie()[0] ?? ''
     expect(cookie).toMatch(/^wxauth_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=7200; HttpOnly; SameSite=Lax$/)
-    const again = await ctx.app.handle(request('POST', path, { origin: ORIGIN }))
+    const again = await ctx.app.handle(useLink(link))
     expect(again.status).toBe(404)
     expect(((await again.json()) as { code: string }).code).toBe('LINK_INVALID')
-    // The session is a web session: the open-data routes are not for it.
     const me = await ctx.app.handle(request('GET', '/auth/me', { cookie: cookie.split(';')[0] ?? '' }))
     expect(((await me.json()) as { user: { openid: string } }).user.openid).toBe(BOSS)
   })
 
-  test('expires after 10 minutes (410 LINK_EXPIRED); a wrong secret or a web-login ticket is no link (404)', async () => {
+  test('expires after 10 minutes (410 LINK_EXPIRED, and gone); a wrong secret is 404', async () => {
     const ctx = await consoleApp()
     await login(ctx, 'boss')
-    const { path } = await createAdminLink(ctx.stores, BOSS, { adminOpenids: [BOSS], nowMs: ctx.clock() })
-    const forged = path.replace(/\.(.)/, (_, first: string) => `.${first === 'A' ? 'B' : 'A'}`)
-    expect((await ctx.app.handle(request('POST', forged))).status).toBe(404)
+    const { path: link } = await createAdminLink(ctx.stores, BOSS, { adminOpenids: [BOSS], nowMs: ctx.clock() })
+    const forged = link.replace(/#(.)/, (_, first: string) => `#${first === 'A' ? 'B' : 'A'}`)
+    expect((await ctx.app.handle(useLink(forged))).status).toBe(404)
     ctx.clock.advance(10 * 60 * 1000)
-    const expired = await ctx.app.handle(request('POST', path))
+    const expired = await ctx.app.handle(useLink(link))
     expect(expired.status).toBe(410)
     expect(((await expired.json()) as { code: string }).code).toBe('LINK_EXPIRED')
+    expect((await ctx.app.handle(useLink(link))).status).toBe(404)
+  })
+
+  test('links and web logins never take each other’s tickets, expired or not', async () => {
+    const ctx = await consoleApp()
+    await login(ctx, 'boss')
+    const { path: link } = await createAdminLink(ctx.stores, BOSS, { adminOpenids: [BOSS], nowMs: ctx.clock() })
+    const [path = '', secret = ''] = link.split('#')
+    const id = path.split('/').pop() ?? ''
+    // The link's id and secret as a web login's ticket and binding cookie: unknown there, now and later.
+    const asWebLogin = () =>
+      ctx.app.handle(request('GET', `/web/login/${id}`, { cookie: `wxauth_web_ticket=${secret}` }))
+    expect((await asWebLogin()).status).toBe(404)
+    ctx.clock.advance(24 * 3600_000)
+    const late = await asWebLogin()
+    expect(late.status).toBe(404)
+    expect(late.headers.getSetCookie()).toEqual([])
     // A browser's own web-login ticket and its binding secret do not make an admin link.
     const started = await ctx.app.handle(request('POST', '/web/login'))
     const { ticket } = (await started.json()) as { ticket: string }
-    const secret = started.headers.getSetCookie()[0]?.split(';')[0]?.split('=')[1] ?? ''
-    expect((await ctx.app.handle(request('POST', `/admin/link/${ticket}.${secret}`))).status).toBe(404)
+    const binding = started.headers.getSetCookie()[0]?.split(';')[0]?.split('=')[1] ?? ''
+    expect((await ctx.app.handle(useLink(`/admin/link/${ticket}#${binding}`))).status).toBe(404)
   })
 
-  test('made only for an openid in ADMIN_OPENIDS that has logged in; a page on another origin cannot use one', async () => {
+  test('made only for an openid in ADMIN_OPENIDS that has logged in; only the console’s own origin may use one', async () => {
     const ctx = await consoleApp()
     await login(ctx, 'guest')
     const made = (openid: string) => createAdminLink(ctx.stores, openid, { adminOpenids: [BOSS], nowMs: ctx.clock() })
     expect(made(openidOf('guest'))).rejects.toThrow(AdminLinkError)
     expect(made(BOSS)).rejects.toThrow('log in once with the mini program first')
     await login(ctx, 'boss')
-    const { path } = await made(BOSS)
-    const foreign = await ctx.app.handle(request('POST', path, { origin: 'https://evil.example' }))
-    expect(foreign.status).toBe(403)
+    const { path: link } = await made(BOSS)
+    for (const headers of [{ origin: 'https://evil.example' }, {}] as Record<string, string>[]) {
+      const refused = await ctx.app.handle(useLink(link, headers))
+      expect(refused.status).toBe(403)
+      expect(((await refused.json()) as { code: string }).code).toBe('CSRF_REJECTED')
+    }
     // Refused before anything was used: the link still works from the console's own origin.
-    expect((await ctx.app.handle(request('POST', path, { origin: ORIGIN }))).status).toBe(204)
+    expect((await ctx.app.handle(useLink(link))).status).toBe(204)
   })
 
   test('an openid taken out of ADMIN_OPENIDS after its link was made gets 403 ADMIN_ONLY', async () => {
     const ctx = await consoleApp({ adminOpenids: [openidOf('other-admin')] })
     await login(ctx, 'boss')
-    const { path } = await createAdminLink(ctx.stores, BOSS, { adminOpenids: [BOSS], nowMs: ctx.clock() })
-    const refused = await ctx.app.handle(request('POST', path))
+    const { path: link } = await createAdminLink(ctx.stores, BOSS, { adminOpenids: [BOSS], nowMs: ctx.clock() })
+    const refused = await ctx.app.handle(useLink(link))
     expect(refused.status).toBe(403)
     expect(((await refused.json()) as { code: string }).code).toBe('ADMIN_ONLY')
   })
@@ -187,6 +220,10 @@ describe('admin links (wxauth admin-link)', () => {
 describe('what the console shows and changes', () => {
   test('overview: users, live sessions, logins per hour by outcome (48 h), failure reasons (24 h)', async () => {
     const ctx = await consoleApp({ loginRateLimit: 2, trustProxy: true })
+    // A login 49 hours before the others: outside the chart's 48 hours.
+    await login(ctx, 'early', { 'x-forwarded-for': '192.0.2.1' })
+    await ctx.app.loginEvents.flush()
+    ctx.clock.advance(49 * 3600_000)
     const from = { 'x-forwarded-for': '203.0.113.7' }
     await login(ctx, 'boss', from)
     await login(ctx, 'ann', from)
@@ -200,8 +237,9 @@ describe('what the console shows and changes', () => {
     const cookie = await adminCookie(ctx)
     const { status, body } = await call(ctx, 'GET', '/admin/api/overview', cookie)
     expect(status).toBe(200)
-    // boss, ann and carol (bob was refused); the first two's sessions have expired (2 h): carol's and the admin's web session live.
-    expect(body).toMatchObject({ users: 3, liveSessions: 2 })
+    // early, boss, ann and carol (bob was refused); boss's and ann's sessions have expired (2 h): carol's and the
+    // admin's web session live.
+    expect(body).toMatchObject({ users: 4, liveSessions: 2 })
     const hours = body.loginsPerHour as { hourStart: string; outcome: string; count: number }[]
     const firstHour = new Date(Math.floor((ctx.clock() - 3 * 3600_000) / 3600_000) * 3600_000).toISOString()
     expect(hours).toEqual(
@@ -345,7 +383,7 @@ describe('login events retention', () => {
 })
 
 describe('secrets stay out of the log', () => {
-  test("an admin link's secret is not in the request log; its id is", async () => {
+  test("an admin link's secret and the session it makes are in no log line; the path is the link's id only", async () => {
     const { served, stores, clock, simulator, lines } = observedApp({ webLogin: WEB_LOGIN, adminOpenids: [BOSS] })
     const server = Bun.serve({ port: 0, hostname: '127.0.0.1', ...served })
     try {
@@ -355,15 +393,20 @@ describe('secrets stay out of the log', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ code: simulator.issueCode('boss') }),
       })
-      const { path } = await createAdminLink(stores, BOSS, { adminOpenids: [BOSS], nowMs: clock() })
-      const [id, secret] = path.replace('/admin/link/', '').split('.')
-      expect((await fetch(base + path)).status).toBe(200)
-      const used = await fetch(base + path, { method: 'POST' })
+      const { path: link } = await createAdminLink(stores, BOSS, { adminOpenids: [BOSS], nowMs: clock() })
+      const [path = '', secret = ''] = link.split('#')
+      // What a browser sends for the link: the path (the fragment stays in the browser), then the POST.
+      expect((await fetch(base + link)).status).toBe(200)
+      const used = await fetch(base + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify({ secret }),
+      })
       expect(used.status).toBe(204)
       const cookie = used.headers.getSetCookie()[0]?.split(';')[0]?.split('=')[1] ?? ''
       const logged = lines.filter((line) => String(line.path).startsWith('/admin/link/'))
-      expect(logged.map((line) => line.path)).toEqual([`/admin/link/${id}.…`, `/admin/link/${id}.…`])
-      expect(JSON.stringify(lines)).not.toContain(secret as string)
+      expect(logged.map((line) => line.path)).toEqual([path, path])
+      expect(JSON.stringify(lines)).not.toContain(secret)
       expect(JSON.stringify(lines)).not.toContain(cookie)
     } finally {
       server.stop(true)

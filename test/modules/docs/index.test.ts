@@ -44,7 +44,7 @@ const PUBLIC_PATHS = new Set([
   '/web/login/{ticket}',
   '/web/login/{ticket}/qrcode.png',
   '/admin',
-  '/admin/link/{token}',
+  '/admin/link/{id}',
 ])
 const WEB_LOGIN = { page: 'pages/web-login/index', envVersion: 'release', ttlSeconds: 120, origins: [] } as const
 const codesOf = (schema: ErrorSchema) =>

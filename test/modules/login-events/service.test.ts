@@ -1,7 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import { AppError } from '../../../src/libs/errors'
 import type { LoginEvent, LoginEventStore } from '../../../src/modules/login-events/model'
-import { createLoginEventLog, MAX_BUFFERED_LOGIN_EVENTS, outcomeOf } from '../../../src/modules/login-events/service'
+import {
+  createLoginEventLog,
+  LOGIN_EVENT_FLUSH_MS,
+  LOGIN_EVENT_RETENTION_EVERY_MS,
+  MAX_BUFFERED_LOGIN_EVENTS,
+  outcomeOf,
+} from '../../../src/modules/login-events/service'
 import { captureWarnings, manualClock } from '../../helpers'
 
 const warnings = captureWarnings([
@@ -68,6 +74,38 @@ describe('login event log', () => {
     expect(warnings.lines.slice(before).map((line) => line.msg)).toEqual([
       'login events dropped: the store has not taken them for a while',
     ])
+  })
+
+  test('without a flush, events are written about a second after the first of them, together', async () => {
+    const { store, added } = recordingStore()
+    const log = createLoginEventLog(store, { clock: manualClock(), retentionDays: 30 })
+    log.record(event(1))
+    await Bun.sleep(300)
+    log.record(event(2))
+    expect(added).toEqual([])
+    await Bun.sleep(LOGIN_EVENT_FLUSH_MS)
+    expect(added).toEqual([[event(1), event(2)]])
+    // Later events start a timer of their own.
+    log.record(event(3))
+    await Bun.sleep(LOGIN_EVENT_FLUSH_MS + 200)
+    expect(added).toEqual([[event(1), event(2)], [event(3)]])
+    await log.stop()
+  })
+
+  test('a write also deletes what is past the retention, at most every 10 minutes', async () => {
+    const { store, state } = recordingStore()
+    const clock = manualClock()
+    const log = createLoginEventLog(store, { clock, retentionDays: 7 })
+    log.record(event(1))
+    await log.flush()
+    log.record(event(2))
+    await log.flush()
+    expect(state.deletedBefore).toEqual([clock() - 7 * 24 * 3600_000])
+    clock.advance(LOGIN_EVENT_RETENTION_EVERY_MS)
+    log.record(event(3))
+    await log.flush()
+    expect(state.deletedBefore).toHaveLength(2)
+    await log.stop()
   })
 
   test('sweep deletes what is older than the retention', async () => {
