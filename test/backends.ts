@@ -80,8 +80,7 @@ let generation = 0
  * PostgreSQL an app of an earlier test would write them into the next test's emptied table: once newer
  * stores are handed out, the older ones' event writes go nowhere.
  */
-function untilReplaced(stores: Stores): Stores {
-  const mine = ++generation
+function untilReplaced(stores: Stores, mine: number): Stores {
   const { loginEvents } = stores
   const add: typeof loginEvents.add = (events) => (mine === generation ? loginEvents.add(events) : undefined)
   return { ...stores, loginEvents: { ...loginEvents, add } } as Stores
@@ -90,7 +89,9 @@ function untilReplaced(stores: Stores): Stores {
 /** Empty stores on `backend`: PostgreSQL tables truncated (ids restart at 1), Redis flushed. */
 export async function freshStores(backend: StoreBackend = TEST_BACKEND): Promise<Stores> {
   if (backend === 'sqlite') return sqliteStores(openDatabase(':memory:'))
-  return untilReplaced(await sharedStores(backend))
+  // From now on the older stores' event writes go nowhere: not even into the tables being emptied.
+  const mine = ++generation
+  return untilReplaced(await sharedStores(backend), mine)
 }
 
 async function sharedStores(backend: Exclude<StoreBackend, 'sqlite'>): Promise<Stores> {

@@ -98,7 +98,7 @@ export function captureWarnings(expected: readonly string[]): {
   const captured = { lines: [] as { msg: string; reason?: string; error?: string }[] }
   beforeAll(() => setLogger(createLogger('warn', (line) => captured.lines.push(JSON.parse(line)))))
   afterAll(() => {
-    for (const { msg } of captured.lines) expect(expected).toContain(msg)
+    for (const line of captured.lines) expect(expected, JSON.stringify(line)).toContain(line.msg)
     setLogger(createLogger())
   })
   return captured

@@ -274,7 +274,8 @@ describe('the database file', () => {
     try {
       const db = openDatabase(join(dir, 'wxauth.db'))
       const { simulator, wechat } = simulatedWechat()
-      const app = new Elysia().use(wxauth({ db, wechat }))
+      const auth = wxauth({ db, wechat })
+      const app = new Elysia().use(auth)
       const skeys: string[] = []
       for (let i = 0; i < 20; i++) {
         const response = await app.handle(jsonRequest('POST', '/auth/login', { code: simulator.issueCode(`user${i}`) }))
@@ -285,6 +286,8 @@ describe('the database file', () => {
           .map((name) => readFileSync(join(dir, name)).toString('latin1'))
           .join('')
       for (const skey of skeys) expect(contents()).not.toContain(skey)
+      // As a host shuts down: the login events are written before the database closes.
+      await auth.loginEvents.stop()
       db.close()
       for (const skey of skeys) expect(contents()).not.toContain(skey)
     } finally {
