@@ -9,10 +9,19 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import {
+  type Child,
+  findBinary,
+  freePort,
+  fromRecipe,
+  spawnChild,
+  startedChildren,
+  stopChild,
+  waitFor,
+} from './children'
 
-const ROOT = resolve(import.meta.dir, '..')
-const RECIPES = join(ROOT, 'deploy', 'forward-auth')
+let workdir = ''
 const ECHO_BACKEND = join(import.meta.dir, 'fixtures', 'forward-auth', 'echo_backend.py')
 const TEST_TIMEOUT_MS = 20_000
 const START_TIMEOUT_MS = 20_000
@@ -21,13 +30,6 @@ const IDENTITY_HEADERS = ['x-wxauth-user-id', 'x-wxauth-openid', 'x-wxauth-union
 
 type ProxyName = 'nginx' | 'caddy'
 type Tool = ProxyName | 'python3'
-
-/** From PATH, or where Debian puts it: /usr/sbin (nginx) is not on every user's PATH. */
-function findBinary(name: Tool): string | null {
-  const found = Bun.which(name)
-  if (found) return found
-  return ['/usr/sbin', '/usr/bin'].map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? null
-}
 
 const onSqlite = (process.env.WXAUTH_TEST_BACKEND ?? 'sqlite') === 'sqlite'
 const binaries: Record<Tool, string | null> = {
@@ -55,82 +57,6 @@ const ready: Record<ProxyName, boolean> = {
   caddy: backendRuns && installed('caddy'),
 }
 
-interface Child {
-  name: string
-  proc: Bun.Subprocess<'ignore', 'pipe', 'pipe'>
-  output(): string
-}
-
-const children: Child[] = []
-let workdir = ''
-
-function collect(stream: ReadableStream<Uint8Array>): () => string {
-  let text = ''
-  void (async () => {
-    for await (const chunk of stream) text += Buffer.from(chunk).toString()
-  })()
-  return () => text
-}
-
-const running = (child: Child) => child.proc.exitCode === null && child.proc.signalCode === null
-
-function spawn(name: string, cmd: string[], env: Record<string, string>): Child {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  const stdout = collect(proc.stdout)
-  const stderr = collect(proc.stderr)
-  const child = { name, proc, output: () => stdout() + stderr() }
-  children.push(child)
-  return child
-}
-
-/** SIGTERM, then SIGKILL if it is still there 3 s later. */
-async function stop(child: Child | undefined): Promise<void> {
-  if (!child || !running(child)) return
-  child.proc.kill('SIGTERM')
-  const timer = setTimeout(() => running(child) && child.proc.kill('SIGKILL'), 3000)
-  await child.proc.exited
-  clearTimeout(timer)
-}
-
-// Whatever happens to the run, no child outlives it.
-process.on('exit', () => {
-  for (const child of children) if (running(child)) child.proc.kill('SIGKILL')
-})
-
-/** Polls `probe` until it gives a value; fails with the child's output when it exits or time runs out. */
-async function waitFor<T>(child: Child, probe: () => T | null | undefined | Promise<T | null | undefined>): Promise<T> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  for (;;) {
-    const found = await probe()
-    if (found) return found
-    if (!running(child) || Date.now() > deadline) {
-      if (running(child)) child.proc.kill('SIGKILL')
-      const why = running(child) ? 'timed out' : `exit ${child.proc.exitCode ?? child.proc.signalCode}`
-      throw new Error(`${child.name} did not start (${why}):\n${child.output()}`)
-    }
-    await Bun.sleep(25)
-  }
-}
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = probe
-  probe.stop(true)
-  return port
-}
-
-/** A recipe with its example addresses replaced; fails loudly if the recipe no longer holds one. */
-function fromRecipe(file: string, replacements: [string, string][]): string {
-  let text = readFileSync(join(RECIPES, file), 'utf8')
-  for (const [from, to] of replacements) {
-    if (!text.includes(from)) {
-      throw new Error(`deploy/forward-auth/${file} no longer contains "${from}": update test/forward-auth.test.ts`)
-    }
-    text = text.replaceAll(from, to)
-  }
-  return text
-}
-
 const env = (extra: Record<string, string>) => ({ PATH: process.env.PATH ?? '', ...extra })
 
 let wxauth: Child | undefined
@@ -146,7 +72,7 @@ beforeAll(async () => {
   if (!ready.nginx && !ready.caddy) return
   workdir = mkdtempSync(join(tmpdir(), 'wxauth-forward-auth-'))
 
-  wxauth = spawn(
+  wxauth = spawnChild(
     'wxauth',
     [process.execPath, 'src/index.ts', 'dev'],
     env({
@@ -167,12 +93,12 @@ beforeAll(async () => {
   )
 
   requestLog = join(workdir, 'backend-requests.log')
-  backend = spawn('echo backend', [binaries.python3 as string, ECHO_BACKEND, '0', requestLog], env({}))
+  backend = spawnChild('echo backend', [binaries.python3 as string, ECHO_BACKEND, '0', requestLog], env({}))
   backendAddress = await waitFor(backend, () => /listening on (127\.0\.0\.1:\d+)/.exec(backend?.output() ?? '')?.[1])
 }, 2 * START_TIMEOUT_MS)
 
 afterAll(async () => {
-  await Promise.all(children.map(stop)) // the proxies too, should their own afterAll not have run
+  await Promise.all(startedChildren().map(stopChild)) // the proxies too, should their own afterAll not have run
   if (workdir) rmSync(workdir, { recursive: true, force: true })
 })
 
@@ -185,12 +111,16 @@ interface Proxy {
 async function startNginx(dir: string): Promise<Proxy> {
   const port = freePort()
   const accessLog = join(dir, 'access.log')
-  const server = fromRecipe('nginx.conf', [
-    ['127.0.0.1:3000', wxauthAddress],
-    ['127.0.0.1:8000', backendAddress],
-    ['listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`],
-    ['/var/log/nginx/wxauth-access.log', accessLog],
-  ])
+  const server = fromRecipe(
+    'deploy/forward-auth/nginx.conf',
+    [
+      ['127.0.0.1:3000', wxauthAddress],
+      ['127.0.0.1:8000', backendAddress],
+      ['listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`],
+      ['/var/log/nginx/wxauth-access.log', accessLog],
+    ],
+    'test/forward-auth.test.ts',
+  )
   writeFileSync(join(dir, 'wxauth.conf'), server)
   // One process in the foreground (no workers to outlive it), every file under `dir`.
   const main = `
@@ -210,24 +140,28 @@ http {
 `
   writeFileSync(join(dir, 'nginx.conf'), main)
   const cmd = [binaries.nginx as string, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')]
-  return { child: spawn('nginx', cmd, env({})), url: `http://127.0.0.1:${port}`, accessLog }
+  return { child: spawnChild('nginx', cmd, env({})), url: `http://127.0.0.1:${port}`, accessLog }
 }
 
 async function startCaddy(dir: string): Promise<Proxy> {
   const port = freePort()
   const accessLog = join(dir, 'access.log')
   // Global options of this run only: no admin endpoint, plain HTTP.
-  const caddyfile = `{\n\tadmin off\n\tauto_https off\n}\n\n${fromRecipe('Caddyfile', [
-    ['127.0.0.1:3000', wxauthAddress],
-    ['127.0.0.1:8000', backendAddress],
-    [':8080 {', `:${port} {`],
-    ['/var/log/caddy/wxauth-access.log', accessLog],
-  ])}`
+  const caddyfile = `{\n\tadmin off\n\tauto_https off\n}\n\n${fromRecipe(
+    'deploy/forward-auth/Caddyfile',
+    [
+      ['127.0.0.1:3000', wxauthAddress],
+      ['127.0.0.1:8000', backendAddress],
+      [':8080 {', `:${port} {`],
+      ['/var/log/caddy/wxauth-access.log', accessLog],
+    ],
+    'test/forward-auth.test.ts',
+  )}`
   writeFileSync(join(dir, 'Caddyfile'), caddyfile)
   const cmd = [binaries.caddy as string, 'run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile']
   // Caddy's storage and autosaved config go under `dir`, not the user's home.
   const caddyEnv = env({ HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') })
-  return { child: spawn('caddy', cmd, caddyEnv), url: `http://127.0.0.1:${port}`, accessLog }
+  return { child: spawnChild('caddy', cmd, caddyEnv), url: `http://127.0.0.1:${port}`, accessLog }
 }
 
 const START: Record<ProxyName, (dir: string) => Promise<Proxy>> = { nginx: startNginx, caddy: startCaddy }
@@ -312,7 +246,7 @@ describe.each(['nginx', 'caddy'] as const)('forward auth through %s', (name) => 
   }, START_TIMEOUT_MS + 5000)
 
   afterAll(async () => {
-    await stop(proxy?.child)
+    await stopChild(proxy?.child)
   })
 
   /** Every process's output and the proxy's access log, for a failure message only. */

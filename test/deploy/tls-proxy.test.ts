@@ -8,12 +8,20 @@
  * installs nginx and caddy, .ci/run openssl). Runs only when WXAUTH_TEST_BACKEND is unset or sqlite.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import {
+  type Child,
+  findBinary,
+  freePort,
+  fromRecipe,
+  spawnChild,
+  startedChildren,
+  stopChild,
+  waitFor,
+} from '../children'
 
-const ROOT = resolve(import.meta.dir, '..', '..')
-const DEPLOY = join(ROOT, 'deploy')
 const START_TIMEOUT_MS = 20_000
 const TEST_TIMEOUT_MS = 20_000
 /** As the test starts wxauth: the 4th login a minute from one address is refused. */
@@ -21,13 +29,6 @@ const LOGIN_RATE_LIMIT = 3
 
 type ProxyName = 'nginx' | 'caddy'
 type Tool = ProxyName | 'openssl'
-
-/** From PATH, or where Debian puts it: /usr/sbin (nginx) is not on every user's PATH. */
-function findBinary(name: Tool): string | null {
-  const found = Bun.which(name)
-  if (found) return found
-  return ['/usr/sbin', '/usr/bin'].map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? null
-}
 
 const onSqlite = (process.env.WXAUTH_TEST_BACKEND ?? 'sqlite') === 'sqlite'
 const binaries: Record<Tool, string | null> = {
@@ -52,86 +53,6 @@ const certificates = onSqlite && installed('openssl')
 const ready: Record<ProxyName, boolean> = {
   nginx: certificates && installed('nginx'),
   caddy: certificates && installed('caddy'),
-}
-
-interface Child {
-  name: string
-  proc: Bun.Subprocess<'ignore', 'pipe', 'pipe'>
-  output(): string
-}
-
-const children: Child[] = []
-const running = (child: Child) => child.proc.exitCode === null && child.proc.signalCode === null
-
-function collect(stream: ReadableStream<Uint8Array>): () => string {
-  let text = ''
-  void (async () => {
-    for await (const chunk of stream) text += Buffer.from(chunk).toString()
-  })()
-  return () => text
-}
-
-function spawn(name: string, cmd: string[], env: Record<string, string>): Child {
-  const proc = Bun.spawn(cmd, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const stdout = collect(proc.stdout)
-  const stderr = collect(proc.stderr)
-  const child = { name, proc, output: () => stdout() + stderr() }
-  children.push(child)
-  return child
-}
-
-/** SIGTERM, then SIGKILL if it is still there 3 s later. */
-async function stop(child: Child | undefined): Promise<void> {
-  if (!child || !running(child)) return
-  child.proc.kill('SIGTERM')
-  const timer = setTimeout(() => running(child) && child.proc.kill('SIGKILL'), 3000)
-  await child.proc.exited
-  clearTimeout(timer)
-}
-
-// Whatever happens to the run, no child outlives it.
-process.on('exit', () => {
-  for (const child of children) if (running(child)) child.proc.kill('SIGKILL')
-})
-
-/** Polls `probe` until it gives a value; fails with the child's output when it exits or time runs out. */
-async function waitFor<T>(child: Child, probe: () => T | null | undefined | Promise<T | null | undefined>): Promise<T> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  for (;;) {
-    const found = await probe()
-    if (found) return found
-    if (!running(child) || Date.now() > deadline) {
-      if (running(child)) child.proc.kill('SIGKILL')
-      const why = running(child) ? 'timed out' : `exit ${child.proc.exitCode ?? child.proc.signalCode}`
-      throw new Error(`${child.name} did not start (${why}):\n${child.output()}`)
-    }
-    await Bun.sleep(25)
-  }
-}
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = probe
-  probe.stop(true)
-  return port
-}
-
-/** A recipe with its production values replaced; fails loudly if the recipe no longer holds one. */
-function fromRecipe(file: string, replacements: [string, string][]): string {
-  let text = readFileSync(join(DEPLOY, file), 'utf8')
-  for (const [from, to] of replacements) {
-    if (!text.includes(from)) {
-      throw new Error(`deploy/${file} no longer contains "${from}": update test/deploy/tls-proxy.test.ts`)
-    }
-    text = text.replaceAll(from, to)
-  }
-  return text
 }
 
 let workdir = ''
@@ -188,14 +109,14 @@ beforeAll(() => {
 })
 
 afterAll(async () => {
-  await Promise.all(children.map(stop))
+  await Promise.all(startedChildren().map(stopChild))
   echo.stop(true)
   if (workdir) rmSync(workdir, { recursive: true, force: true })
 })
 
 /** wxauth as deploy/wxauth.env.example runs it, plus the web login and metrics (to show the proxy hides them). */
 async function startWxauth(dir: string): Promise<{ child: Child; address: string }> {
-  const child = spawn('wxauth', [process.execPath, 'src/index.ts', 'dev'], {
+  const child = spawnChild('wxauth', [process.execPath, 'src/index.ts', 'dev'], {
     HOME: process.env.HOME ?? dir,
     HOST: '127.0.0.1',
     PORT: '0',
@@ -222,16 +143,20 @@ function startNginx(dir: string, upstream: string): Proxy {
   mkdirSync(dir)
   const http = freePort()
   const https = freePort()
-  const server = fromRecipe('nginx.conf', [
-    ['server 127.0.0.1:3000;', `server ${upstream};`],
-    ['listen 80;', `listen 127.0.0.1:${http};`],
-    ['listen 443 ssl http2;', `listen 127.0.0.1:${https} ssl http2;`],
-    // IPv6 may be missing where this runs; the IPv4 listeners stand for both.
-    ['listen [::]:80;', ''],
-    ['listen [::]:443 ssl http2;', ''],
-    ['/etc/ssl/wxauth/fullchain.pem', cert],
-    ['/etc/ssl/wxauth/privkey.pem', key],
-  ])
+  const server = fromRecipe(
+    'deploy/nginx.conf',
+    [
+      ['server 127.0.0.1:3000;', `server ${upstream};`],
+      ['listen 80;', `listen 127.0.0.1:${http};`],
+      ['listen 443 ssl http2;', `listen 127.0.0.1:${https} ssl http2;`],
+      // IPv6 may be missing where this runs; the IPv4 listeners stand for both.
+      ['listen [::]:80;', ''],
+      ['listen [::]:443 ssl http2;', ''],
+      ['/etc/ssl/wxauth/fullchain.pem', cert],
+      ['/etc/ssl/wxauth/privkey.pem', key],
+    ],
+    'test/deploy/tls-proxy.test.ts',
+  )
   writeFileSync(join(dir, 'wxauth.conf'), server)
   // One process in the foreground (no workers to outlive it), every file under `dir`.
   const main = `
@@ -252,7 +177,7 @@ http {
 `
   writeFileSync(join(dir, 'nginx.conf'), main)
   const cmd = [binaries.nginx as string, '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')]
-  return { child: spawn('nginx', cmd, {}), url: `https://127.0.0.1:${https}`, plain: `http://127.0.0.1:${http}` }
+  return { child: spawnChild('nginx', cmd, {}), url: `https://127.0.0.1:${https}`, plain: `http://127.0.0.1:${http}` }
 }
 
 function startCaddy(dir: string, upstream: string): Proxy {
@@ -261,15 +186,19 @@ function startCaddy(dir: string, upstream: string): Proxy {
   const https = freePort()
   // Global options of this run only: no admin endpoint, free ports on 127.0.0.1, storage under `dir`.
   const global = `{\n\tadmin off\n\thttp_port ${http}\n\thttps_port ${https}\n\tdefault_bind 127.0.0.1\n}\n\n`
-  const caddyfile = fromRecipe('Caddyfile', [
-    ['reverse_proxy 127.0.0.1:3000 {', `reverse_proxy ${upstream} {`],
-    // The self-signed certificate instead of one from an ACME CA.
-    ['api.example.com {', `127.0.0.1, localhost {\n\ttls ${cert} ${key}`],
-  ])
+  const caddyfile = fromRecipe(
+    'deploy/Caddyfile',
+    [
+      ['reverse_proxy 127.0.0.1:3000 {', `reverse_proxy ${upstream} {`],
+      // The self-signed certificate instead of one from an ACME CA.
+      ['api.example.com {', `127.0.0.1, localhost {\n\ttls ${cert} ${key}`],
+    ],
+    'test/deploy/tls-proxy.test.ts',
+  )
   writeFileSync(join(dir, 'Caddyfile'), global + caddyfile)
   const cmd = [binaries.caddy as string, 'run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile']
   const env = { HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') }
-  return { child: spawn('caddy', cmd, env), url: `https://127.0.0.1:${https}`, plain: `http://127.0.0.1:${http}` }
+  return { child: spawnChild('caddy', cmd, env), url: `https://127.0.0.1:${https}`, plain: `http://127.0.0.1:${http}` }
 }
 
 const START: Record<ProxyName, (dir: string, upstream: string) => Proxy> = { nginx: startNginx, caddy: startCaddy }
@@ -331,7 +260,7 @@ describe.each(['nginx', 'caddy'] as const)('wxauth behind %s over TLS', (name) =
   }, 2 * START_TIMEOUT_MS)
 
   afterAll(async () => {
-    await Promise.all([stop(proxy?.child), stop(echoProxy?.child), stop(wxauth)])
+    await Promise.all([stopChild(proxy?.child), stopChild(echoProxy?.child), stopChild(wxauth)])
   })
 
   /** A test whose failure message carries the processes' output; quiet when it passes. */
