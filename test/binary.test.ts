@@ -145,6 +145,31 @@ describe('dist/wxauth', () => {
     }
   }, 30_000)
 
+  test('the web-login page, its simulated code and the admin console are embedded too', async () => {
+    const { proc, url } = await startServer('dev', {
+      DATABASE_PATH: join(workdir, 'pages', 'dev.db'),
+      WEB_LOGIN: 'true',
+      ADMIN_OPENIDS: 'o-binary-admin',
+    })
+    try {
+      for (const path of ['/web', '/admin', '/admin/link/x']) {
+        const page = await fetch(url + path)
+        expect(page.status, path).toBe(200)
+        expect(page.headers.get('content-security-policy'), path).toContain("script-src 'sha256-")
+        expect(await page.text(), path).toContain('<script>')
+      }
+      const started = await fetch(`${url}/web/login`, { method: 'POST' })
+      const { qrcodeUrl } = (await started.json()) as { qrcodeUrl: string }
+      const binding = started.headers.getSetCookie()[0]?.split(';')[0] ?? ''
+      const code = await fetch(url + qrcodeUrl, { headers: { cookie: binding } })
+      expect(code.status).toBe(200)
+      expect(code.headers.get('content-type')).toBe('image/png')
+    } finally {
+      proc.kill('SIGTERM')
+      expect(await proc.exited).toBe(0)
+    }
+  }, 30_000)
+
   test('dev: the simulator and the embedded sweep worker run inside the binary', async () => {
     const { proc, url, reader } = await startServer('dev', {
       DATABASE_PATH: join(workdir, 'dev', 'dev.db'),
