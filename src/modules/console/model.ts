@@ -12,7 +12,6 @@ export const ADMIN_LINK_AGENT = 'wxauth admin-link'
  */
 export const ADMIN_LINK_ID_BYTES = 18
 export const ADMIN_LINK_ID_PATTERN = /^[A-Za-z0-9_-]{24}$/
-export const ADMIN_LINK_SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/
 export const OVERVIEW_HOURS = 48
 export const FAILURES_HOURS = 24
 export const MAX_PAGE = 100

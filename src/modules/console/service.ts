@@ -3,14 +3,14 @@ import { type Clock, isoTime } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
 import { HOUR_MS } from '../login-events/model'
 import type { LoginEventLog } from '../login-events/service'
+import { generateSessionToken, hashSessionToken, isWellFormedToken, randomToken } from '../sessions/service'
 import type { Stores } from '../store/service'
 import type { User, UserWithLogin } from '../users/model'
-import { hashOf, randomText, type SignedIn, startWebSession } from '../web-login/service'
+import { type SignedIn, startWebSession } from '../web-login/service'
 import {
   ADMIN_LINK_AGENT,
   ADMIN_LINK_ID_BYTES,
   ADMIN_LINK_ID_PATTERN,
-  ADMIN_LINK_SECRET_PATTERN,
   ADMIN_LINK_TTL_MS,
   FAILURES_HOURS,
   OVERVIEW_HOURS,
@@ -133,9 +133,9 @@ export function createConsoleService({
 
     /** Signs the link's admin in once: a web session, as the web login makes. An expired link is deleted. */
     async useLink(id: string, secret: string): Promise<SignedIn> {
-      const wellFormed = ADMIN_LINK_ID_PATTERN.test(id) && ADMIN_LINK_SECRET_PATTERN.test(secret)
+      const wellFormed = ADMIN_LINK_ID_PATTERN.test(id) && isWellFormedToken(secret)
       const ticket = wellFormed ? await stores.tickets.get(id) : null
-      if (ticket?.status !== 'confirmed' || !timingSafeEqual(hashOf(secret), ticket.secretHash)) {
+      if (ticket?.status !== 'confirmed' || !timingSafeEqual(hashSessionToken(secret), ticket.secretHash)) {
         throw linkInvalid()
       }
       const taken = await stores.tickets.takeConfirmed(id)
@@ -169,12 +169,12 @@ export async function createAdminLink(
   if (!adminOpenids.includes(openid)) throw new AdminLinkError(`${openid} is not in ADMIN_OPENIDS`)
   const user = await stores.users.byOpenid(openid)
   if (!user) throw new AdminLinkError(`no user with openid ${openid}: log in once with the mini program first`)
-  const id = randomText(ADMIN_LINK_ID_BYTES)
-  const secret = randomText(32)
+  const id = randomToken(ADMIN_LINK_ID_BYTES)
+  const secret = generateSessionToken()
   const expiresAt = nowMs + ADMIN_LINK_TTL_MS
   await stores.tickets.create({
     id,
-    secretHash: hashOf(secret),
+    secretHash: hashSessionToken(secret),
     status: 'confirmed',
     userId: user.id,
     ip: null,

@@ -16,10 +16,17 @@ import {
 } from './model'
 import { startSweepWorker } from './sweep-worker-client'
 
-/** 32 bytes from the CSPRNG, base64url: the skey handed to the client. */
+/** `bytes` from the CSPRNG, base64url. */
+export function randomToken(bytes: number): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url')
+}
+
+/**
+ * 32 bytes from the CSPRNG, base64url: the skey handed to the client, and every other secret wxauth hands
+ * out (a web login's binding secret, an admin link's), each stored only as hashSessionToken's SHA-256.
+ */
 export function generateSessionToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(SESSION_TOKEN_BYTES))
-  return Buffer.from(bytes).toString('base64url')
+  return randomToken(SESSION_TOKEN_BYTES)
 }
 
 /** SHA-256 of the token: the only form of it the database ever sees. */

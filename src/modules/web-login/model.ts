@@ -47,7 +47,6 @@ export interface TicketStore {
 
 export const TICKET_ID_BYTES = 16
 export const TICKET_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
-export const TICKET_SECRET_BYTES = 32
 export const USER_AGENT_MAX_CHARS = 256
 /** An expired ticket is kept this long, so a browser still sees `expired` rather than 404. */
 export const EXPIRED_TICKET_GRACE_MS = 10 * 60 * 1000

@@ -5,6 +5,7 @@ import { AppError } from '../../libs/errors'
 import type { AccessTokenManager } from '../access-token/service'
 import type { WebLoginConfig } from '../config/model'
 import { WEB_SESSION_KEY } from '../sessions/model'
+import { generateSessionToken, hashSessionToken, isWellFormedToken, randomToken } from '../sessions/service'
 import type { Stores } from '../store/service'
 import type { User } from '../users/model'
 import type { WechatClient, WxaCodeImage } from '../wechat/model'
@@ -16,7 +17,6 @@ import {
   TICKET_ID_BYTES,
   TICKET_ID_PATTERN,
   TICKET_POLL_MS,
-  TICKET_SECRET_BYTES,
   type Ticket,
   type TicketStatus,
   USER_AGENT_MAX_CHARS,
@@ -29,12 +29,6 @@ const ticketClaimed = () =>
   new AppError(409, 'TICKET_CLAIMED', 'this web-login code was already answered, or scanned by another user')
 const ticketForeign = () =>
   new AppError(403, 'TICKET_FOREIGN', 'this web-login ticket belongs to another browser (its cookie is missing)')
-
-const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/
-
-export const randomText = (bytes: number) =>
-  Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url')
-export const hashOf = (secret: string) => Bun.SHA256.hash(secret) as Uint8Array
 
 /**
  * What the browser is told. `expired` is computed: stored tickets never say it. A confirmed ticket stays
@@ -50,7 +44,7 @@ export function statusOf(ticket: Ticket, nowMs: number): TicketStatus {
  * never binds a new ticket to a secret they know; keeping the previous ones lets tabs share the cookie.
  */
 function secretsIn(cookie: string | null): string[] {
-  return (cookie ?? '').split('.').filter((secret) => SECRET_PATTERN.test(secret))
+  return (cookie ?? '').split('.').filter(isWellFormedToken)
 }
 
 /** Nothing more will happen to these: a waiting browser is answered at once. */
@@ -153,7 +147,7 @@ export function createWebLoginService({
   /** The ticket, if this browser holds its secret (in its binding cookie). */
   async function findOwned(id: string, cookie: string | null): Promise<Ticket> {
     const ticket = await find(id)
-    const owned = secretsIn(cookie).some((secret) => timingSafeEqual(hashOf(secret), ticket.secretHash))
+    const owned = secretsIn(cookie).some((secret) => timingSafeEqual(hashSessionToken(secret), ticket.secretHash))
     if (!owned) throw ticketForeign()
     return ticket
   }
@@ -201,10 +195,10 @@ export function createWebLoginService({
      */
     async start(browser: BrowserFacts, cookie: string | null): Promise<{ ticket: Ticket; cookie: string }> {
       const nowMs = clock()
-      const secret = randomText(TICKET_SECRET_BYTES)
+      const secret = generateSessionToken()
       const ticket: Ticket = {
-        id: randomText(TICKET_ID_BYTES),
-        secretHash: hashOf(secret),
+        id: randomToken(TICKET_ID_BYTES),
+        secretHash: hashSessionToken(secret),
         status: 'waiting',
         userId: null,
         ip: browser.ip,

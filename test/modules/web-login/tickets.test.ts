@@ -3,7 +3,6 @@ import {
   EXPIRED_TICKET_GRACE_MS,
   TICKET_ID_BYTES,
   TICKET_ID_PATTERN,
-  TICKET_SECRET_BYTES,
   type Ticket,
 } from '../../../src/modules/web-login/model'
 import { freshStores, reachableStoreBackends } from '../../backends'
@@ -16,7 +15,7 @@ function newTicket(fields: Partial<Ticket> = {}): Ticket {
   const now = Date.now()
   return {
     id: Buffer.from(crypto.getRandomValues(new Uint8Array(TICKET_ID_BYTES))).toString('base64url'),
-    secretHash: crypto.getRandomValues(new Uint8Array(TICKET_SECRET_BYTES)),
+    secretHash: Bun.SHA256.hash(crypto.randomUUID()) as Uint8Array,
     status: 'waiting',
     userId: null,
     ip: '203.0.113.7',
