@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { isoTime } from '../../libs/clock'
-import { AdminLinkError, createAdminLink } from '../console/service'
+import { AdminLinkError, createAdminLink, toSummary } from '../console/service'
 import type { SessionListing, SessionStore } from '../sessions/service'
 import type { Stores } from '../store/service'
 import type { UserWithLogin } from '../users/model'
@@ -27,15 +27,6 @@ export interface AdminServiceOptions {
   /** http://HOST:PORT of the server. */
   serverUrl?: string
 }
-
-const toSummary = (user: UserWithLogin, liveSessions: number): UserSummary => ({
-  id: user.id,
-  openid: user.openid,
-  unionid: user.unionid,
-  createdAt: isoTime(user.createdAt),
-  lastLoginAt: isoTime(user.lastLoginAt),
-  liveSessions,
-})
 
 const toSessionSummary = (session: SessionListing): SessionSummary => ({
   createdAt: isoTime(session.createdAt),

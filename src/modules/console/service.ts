@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { type Clock, isoTime } from '../../libs/clock'
 import { AppError } from '../../libs/errors'
+import type { UserSummary } from '../admin/model'
 import { HOUR_MS } from '../login-events/model'
 import type { LoginEventLog } from '../login-events/service'
 import { generateSessionToken, hashSessionToken, isWellFormedToken, randomToken } from '../sessions/service'
@@ -15,6 +16,16 @@ import {
   FAILURES_HOURS,
   OVERVIEW_HOURS,
 } from './model'
+
+/** A user as the admin commands and the console show them. */
+export const toSummary = (user: UserWithLogin, liveSessions: number): UserSummary => ({
+  id: user.id,
+  openid: user.openid,
+  unionid: user.unionid,
+  createdAt: isoTime(user.createdAt),
+  lastLoginAt: isoTime(user.lastLoginAt),
+  liveSessions,
+})
 
 export const adminOnly = () =>
   new AppError(403, 'ADMIN_ONLY', 'the console is for the openids in ADMIN_OPENIDS; this account is not one of them')
@@ -48,17 +59,8 @@ export function createConsoleService({
   const admins = new Set(adminOpenids)
   const { users, sessions } = stores
 
-  async function summaryOf(user: UserWithLogin) {
-    const live = await sessions.listForUser(user.id, clock())
-    return {
-      id: user.id,
-      openid: user.openid,
-      unionid: user.unionid,
-      createdAt: isoTime(user.createdAt),
-      lastLoginAt: isoTime(user.lastLoginAt),
-      liveSessions: live.length,
-    }
-  }
+  const summaryOf = async (user: UserWithLogin) =>
+    toSummary(user, (await sessions.listForUser(user.id, clock())).length)
 
   async function userWithLogin(id: number): Promise<UserWithLogin> {
     const user = await users.byId(id)
