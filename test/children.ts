@@ -99,3 +99,16 @@ export function fromRecipe(file: string, replacements: [string, string][], testF
   }
   return text
 }
+
+export interface DevServer {
+  url: string
+  output(): string
+  stop(): Promise<void>
+}
+
+/** `bun src/index.ts dev` on a free port with `env` (its own DATABASE_PATH, …): the server a developer runs. */
+export async function startDevServer(env: Record<string, string>): Promise<DevServer> {
+  const child = spawnChild('wxauth dev', ['bun', 'src/index.ts', 'dev'], { PORT: '0', ...env })
+  const url = await waitFor(child, () => /wxauth listening on (http:\/\/[^\s"]+)/.exec(child.output())?.[1])
+  return { url, output: child.output, stop: () => stopChild(child) }
+}

@@ -15,6 +15,7 @@ import { SIMULATOR_CREDENTIALS } from '../../../src/modules/config/model'
 import { createWechatSimulator } from '../../../src/modules/wechat/simulator'
 import { TEST_BACKEND } from '../../backends'
 import { chromiumOrSkip, type KitPage, launchBrowser, openPage, printScreenshotDir, screenshot } from '../../browser'
+import { type DevServer, startDevServer } from '../../children'
 
 const ROOT = join(import.meta.dir, '../../..')
 const chromium = chromiumOrSkip()
@@ -29,12 +30,6 @@ const simulator = createWechatSimulator(SIMULATOR_CREDENTIALS)
 const ADMIN_USER = 'console-admin'
 const ADMIN_OPENID = simulator.openidFor(ADMIN_USER)
 
-interface DevServer {
-  url: string
-  output: () => string
-  stop(): Promise<void>
-}
-
 /** The environment of the server and of the CLI next to it: the same database and admins. */
 function environment(dataDir: string): Record<string, string> {
   return {
@@ -43,42 +38,6 @@ function environment(dataDir: string): Record<string, string> {
     WEB_LOGIN: 'true',
     ADMIN_OPENIDS: ADMIN_OPENID,
     LOGIN_RATE_LIMIT: String(LOGIN_RATE_LIMIT),
-  }
-}
-
-/** `bun src/index.ts dev` on a free port with its own database: the server a developer runs. */
-async function startDevServer(dataDir: string): Promise<DevServer> {
-  const proc = Bun.spawn(['bun', 'src/index.ts', 'dev'], {
-    cwd: ROOT,
-    env: { ...environment(dataDir), PORT: '0' },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  let text = ''
-  for (const stream of [proc.stdout, proc.stderr]) {
-    void (async () => {
-      for await (const chunk of stream) text += Buffer.from(chunk).toString()
-    })()
-  }
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const url = /wxauth listening on (http:\/\/[^\s"]+)/.exec(text)?.[1]
-    if (url) {
-      return {
-        url,
-        output: () => text,
-        async stop() {
-          proc.kill('SIGTERM')
-          await proc.exited
-        },
-      }
-    }
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill('SIGKILL')
-      throw new Error(`wxauth dev did not start:\n${text}`)
-    }
-    await Bun.sleep(20)
   }
 }
 
@@ -153,7 +112,7 @@ describe.skipIf(!chromium || TEST_BACKEND !== 'sqlite')('admin console in Chromi
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'wxauth-console-'))
-    server = await startDevServer(dataDir)
+    server = await startDevServer(environment(dataDir))
     browser = await launchBrowser(chromium as string)
 
     // Activity for the overview: four logins (the admin once, alice twice, bob once), a code WeChat

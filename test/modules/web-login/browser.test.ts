@@ -13,57 +13,10 @@ import { PNG } from 'pngjs'
 import type { Browser, Page } from 'puppeteer-core'
 import { TEST_BACKEND } from '../../backends'
 import { chromiumOrSkip, type KitPage, launchBrowser, openPage, printScreenshotDir, screenshot } from '../../browser'
+import { type DevServer, startDevServer } from '../../children'
 
-const ROOT = join(import.meta.dir, '../../..')
 const chromium = chromiumOrSkip()
 const STEP_TIMEOUT_MS = 10_000
-
-interface DevServer {
-  url: string
-  output: () => string
-  stop(): Promise<void>
-}
-
-/** `bun src/index.ts dev` on a free port with its own database: the server a developer runs. */
-async function startDevServer(dataDir: string): Promise<DevServer> {
-  const proc = Bun.spawn(['bun', 'src/index.ts', 'dev'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      DATABASE_PATH: join(dataDir, 'dev.db'),
-      WEB_LOGIN: 'true',
-    },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  let text = ''
-  for (const stream of [proc.stdout, proc.stderr]) {
-    void (async () => {
-      for await (const chunk of stream) text += Buffer.from(chunk).toString()
-    })()
-  }
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const url = /wxauth listening on (http:\/\/[^\s"]+)/.exec(text)?.[1]
-    if (url) {
-      return {
-        url,
-        output: () => text,
-        async stop() {
-          proc.kill('SIGTERM')
-          await proc.exited
-        },
-      }
-    }
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill('SIGKILL')
-      throw new Error(`wxauth dev did not start:\n${text}`)
-    }
-    await Bun.sleep(20)
-  }
-}
 
 /** The scene in the code the page shows, read as the phone's camera would: from the image's pixels. */
 async function sceneShownBy(page: Page, server: DevServer): Promise<string> {
@@ -111,7 +64,7 @@ describe.skipIf(!chromium || TEST_BACKEND !== 'sqlite')('web login in Chromium a
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'wxauth-web-login-'))
-    server = await startDevServer(dataDir)
+    server = await startDevServer({ DATABASE_PATH: join(dataDir, 'dev.db'), WEB_LOGIN: 'true' })
     browser = await launchBrowser(chromium as string)
     kit = await openPage(browser)
   })
