@@ -7,13 +7,13 @@ import { FORWARD_AUTH_HEADERS, routeDoc } from '../../libs/openapi'
 import { createOriginCheck, isExactOrigin, requestPlace } from '../../libs/origin'
 import { plainRoute } from '../../libs/plain-route'
 import { type AddressSource, clientAddress } from '../../libs/rate-limit'
-import { signedInByCookie, userIdOf } from '../../libs/request-facts'
+import { noteUserId, signedInByCookie } from '../../libs/request-facts'
 import { createAccessTokenManager } from '../access-token/service'
 import { DEFAULTS, LIMITS, type WebLoginConfig } from '../config/model'
 import { ipPrefixOf } from '../login-events/model'
 import { createLoginEventLog, outcomeOf } from '../login-events/service'
 import { createOpenDataRoutes } from '../opendata'
-import { createGuard } from '../sessions'
+import { createGuard, type SessionAnswer } from '../sessions'
 import type { Session } from '../sessions/model'
 import { type Stores, sqliteStores } from '../store/service'
 import type { User } from '../users/model'
@@ -52,31 +52,40 @@ export interface WxauthOptions {
   loginEventsDays?: number
 }
 
-const expiryTexts = new WeakMap<Session, string>()
-/** A cached session's expiry as ISO text, formatted once rather than on every /auth/me. */
-function expiryOf(session: Session): string {
-  let text = expiryTexts.get(session)
-  if (text === undefined) {
-    text = isoTime(session.expiresAt)
-    expiryTexts.set(session, text)
+/**
+ * `build(user, session)` once per cached session and user row: what the hot routes answer a live skey
+ * with. A session that slides, or a user row that changes, is a new object and gets built anew.
+ */
+function builtOncePerSession<T>(build: (user: User, session: Session) => T) {
+  const built = new WeakMap<Session, { user: User; value: T }>()
+  return (user: User, session: Session): T => {
+    const known = built.get(session)
+    if (known?.user === user) return known.value
+    const value = build(user, session)
+    built.set(session, { user, value })
+    return value
   }
-  return text
 }
 
-const forwardHeaders = new WeakMap<Session, { user: User; headers: Record<string, string> }>()
-/** What /auth/verify tells the proxy about a cached session, built once per session (and user row). */
-function forwardHeadersOf(user: User, session: Session): Record<string, string> {
-  const known = forwardHeaders.get(session)
-  if (known?.user === user) return known.headers
-  const headers: Record<string, string> = {
+/** GET /auth/me's body. */
+const meBodyOf = builtOncePerSession((user, session) =>
+  JSON.stringify({ user: toPublicUser(user), expiresAt: isoTime(session.expiresAt) }),
+)
+/** What /auth/verify tells the proxy. A Headers object, not a plain one: a Response copies it for less. */
+const forwardHeadersOf = builtOncePerSession((user, session) => {
+  const headers = new Headers({
     'x-wxauth-user-id': String(user.id),
     'x-wxauth-openid': user.openid,
-    'x-wxauth-expires-at': expiryOf(session),
-  }
-  if (user.unionid !== null) headers['x-wxauth-unionid'] = user.unionid
-  forwardHeaders.set(session, { user, headers })
+    'x-wxauth-expires-at': isoTime(session.expiresAt),
+  })
+  if (user.unionid !== null) headers.set('x-wxauth-unionid', user.unionid)
   return headers
-}
+})
+/** Response.json's content type. Each Response copies it, so a cookie appended to one answer stays there. */
+const JSON_HEADERS = new Headers({ 'content-type': 'application/json;charset=utf-8' })
+const answerMe: SessionAnswer = ({ user, session }) => new Response(meBodyOf(user, session), { headers: JSON_HEADERS })
+const answerVerify: SessionAnswer = ({ user, session }) =>
+  new Response(null, { status: 204, headers: forwardHeadersOf(user, session) })
 
 /** Refuses a setting outside the range the environment allows for it (config LIMITS). */
 function requireWhole(name: string, value: number, [min, max]: readonly [number, number]): void {
@@ -170,15 +179,10 @@ export function wxauth({
   }
 
   const me = plainRoute(function me(request) {
-    return guard.answer(request, ({ user, session }) =>
-      Response.json({ user: toPublicUser(user), expiresAt: expiryOf(session) }),
-    )
+    return guard.answer(request, answerMe)
   })
   const verify = plainRoute(function verify(request) {
-    return guard.answer(
-      request,
-      ({ user, session }) => new Response(null, { status: 204, headers: forwardHeadersOf(user, session) }),
-    )
+    return guard.answer(request, answerVerify)
   })
   const verifyOptions = {
     detail: routeDoc({
@@ -225,7 +229,7 @@ export function wxauth({
           throw error
         }
         const { skey, expiresAt, user } = login
-        userIdOf.set(request, user.id)
+        noteUserId(request, user.id)
         recordLogin(request, server, 'OK', user.id)
         return { skey, expiresAt: isoTime(expiresAt), user: toPublicUser(user) }
       },
