@@ -4,7 +4,7 @@ import { AppError, errors } from '../../libs/errors'
 import { htmlPage, servePage } from '../../libs/html-page'
 import { type RouteDocOptions, routeDoc } from '../../libs/openapi'
 import { requestPlace } from '../../libs/origin'
-import { userIdOf } from '../../libs/request-facts'
+import { noteUserId } from '../../libs/request-facts'
 import { csrfRejected, type Guard } from '../sessions'
 import type { User } from '../users/model'
 import { sessionCookie } from '../web-login/cookies'
@@ -81,7 +81,7 @@ export function createConsoleRoutes({
         // A browser's POST always carries its Origin: this one must be the console's own.
         if (!isAllowedOrigin(request)) throw csrfRejected()
         const { user, token } = await service.useLink(params.id, body.secret)
-        userIdOf.set(request, user.id)
+        noteUserId(request, user.id)
         set.headers['set-cookie'] = sessionCookie(token, sessionTtlSeconds, requestPlace(request, trustProxy))
         set.headers['cache-control'] = 'no-store'
         set.status = 204

@@ -2,7 +2,7 @@ import { Elysia, status } from 'elysia'
 import type { Clock } from '../../libs/clock'
 import { AppError, errorBody, noteErrorAnswer, respondWithError, toAppError } from '../../libs/errors'
 import { cookieOf, isWrite } from '../../libs/origin'
-import { signedInByCookie, userIdOf } from '../../libs/request-facts'
+import { noteUserId, signedInByCookie } from '../../libs/request-facts'
 import type { Stores } from '../store/service'
 import { type Session, type SessionWithUser, WEB_SESSION_KEY } from './model'
 import type { LocalSessionStore, SessionStore } from './service'
@@ -133,7 +133,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
   /** The plain-route end of a check: the refusal as a Response, or `respond`'s answer for the user. */
   function answerChecked(request: Request, checked: SessionWithUser | Refusal, respond: SessionAnswer): Response {
     if ('answer' in checked) return respondWithError(request, checked.error, checked.text)
-    userIdOf.set(request, checked.user.id)
+    noteUserId(request, checked.user.id)
     const response = respond(checked, request)
     const renewed = cookieSessions && renewedCookies.get(request)
     if (renewed) response.headers.append('set-cookie', renewed)
@@ -176,7 +176,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
           noteErrorAnswer(request, set, checked.code)
           return checked.answer
         }
-        userIdOf.set(request, checked.user.id)
+        noteUserId(request, checked.user.id)
         passOnRenewedCookie(request, set)
         return { user: checked.user, session: checked.session }
       },
@@ -211,7 +211,7 @@ export function createGuard({ stores, clock, slidingTtlSeconds, cookieSessions }
           noteErrorAnswer(request, set, checked.code)
           return checked.answer
         }
-        userIdOf.set(request, checked.user.id)
+        noteUserId(request, checked.user.id)
         passOnRenewedCookie(request, set)
         return { user: checked.user, session: checked.session }
       },

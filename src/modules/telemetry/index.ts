@@ -4,7 +4,7 @@ import { AppError, errors, respondWithError } from '../../libs/errors'
 import type { Logger } from '../../libs/log'
 import { routeDoc } from '../../libs/openapi'
 import { plainAnswerOf } from '../../libs/plain-route'
-import { errorCodeOf, userIdOf } from '../../libs/request-facts'
+import { beginHandlerCall, endHandlerCall, errorCodeOf, type HandlerCall, userIdNoted } from '../../libs/request-facts'
 import { REQUEST_ID_PATTERN } from './model'
 import type { Metrics } from './service'
 
@@ -66,7 +66,8 @@ function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
   })
   type Place = ReturnType<typeof placeOf>
 
-  function record(request: Request, response: Response, id: string, started: number, known?: Place): Response {
+  function record(call: HandlerCall, response: Response, id: string, started: number, known?: Place): Response {
+    const { request } = call
     response.headers.set('x-request-id', id)
     if (!metrics && !logRequests) return response
     const { status } = response
@@ -78,7 +79,7 @@ function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
       if (place.route === '/auth/login' && place.method === 'POST') metrics.login(code ?? 'OK')
     }
     if (!logRequests) return response
-    const userId = userIdOf.get(request)
+    const userId = userIdNoted(call)
     // Built by hand: this runs for every request. The id is a UUID or matched REQUEST_ID_PATTERN,
     // codes are our own upper-case names; method and path are escaped by placeOf.
     const fields =
@@ -96,9 +97,15 @@ function createObserver(app: Routed, { logger, metrics }: TelemetryOptions) {
     return function observed(request: Request): Answer {
       const started = logRequests ? performance.now() : 0
       const id = requestIdOf(request.headers.get('x-request-id'))
-      const answer = handle(request)
-      if (answer instanceof Promise) return answer.then((response) => record(request, response, id, started, known))
-      return record(request, answer, id, started, known)
+      const call = beginHandlerCall(request)
+      let answer: Answer
+      try {
+        answer = handle(request)
+      } finally {
+        endHandlerCall(call)
+      }
+      if (answer instanceof Promise) return answer.then((response) => record(call, response, id, started, known))
+      return record(call, answer, id, started, known)
     }
   }
 }

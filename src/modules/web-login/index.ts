@@ -4,7 +4,7 @@ import { htmlPage, servePage } from '../../libs/html-page'
 import { type RouteDocOptions, routeDoc } from '../../libs/openapi'
 import { cookieOf, requestPlace } from '../../libs/origin'
 import { clientAddress } from '../../libs/rate-limit'
-import { userIdOf } from '../../libs/request-facts'
+import { noteUserId } from '../../libs/request-facts'
 import type { IpLimit } from '../auth/shared-rate-limit'
 import { csrfRejected, type Guard, miniProgramSessionKey } from '../sessions'
 import type { Session } from '../sessions/model'
@@ -132,7 +132,7 @@ export function createWebLoginRoutes({
         const body = { status: answer.status, expiresAt: isoTime(answer.expiresAt) }
         if (!answer.signedIn) return body
         const { user, token } = answer.signedIn
-        userIdOf.set(request, user.id)
+        noteUserId(request, user.id)
         set.headers['set-cookie'] = sessionCookie(token, sessionTtlSeconds, requestPlace(request, trustProxy))
         return { ...body, user: toPublicUser(user) }
       },
