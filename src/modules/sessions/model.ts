@@ -17,6 +17,7 @@ export const WEB_SESSION_KEY = ''
 
 export const SESSION_TOKEN_BYTES = 32
 /** base64url of 32 bytes, no padding. */
+export const SESSION_TOKEN_LENGTH = 43
 export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 export const SWEEP_BATCH_ROWS = 1000
 /** Hot sessions kept in memory (~150 bytes each). */

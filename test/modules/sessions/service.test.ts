@@ -83,6 +83,15 @@ describe('session store', () => {
     expect(sessions.validate(token, clock())).toBeNull()
   })
 
+  test('a token of the right length but not base64url is refused before the database is asked', () => {
+    const { db, sessions, clock, user } = setup()
+    const malformed = '!'.repeat(43)
+    db.query(
+      'INSERT INTO sessions (token_hash, user_id, session_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(hashSessionToken(malformed), user.id, 'sk', clock(), clock() + 60_000)
+    expect(sessions.validate(malformed, clock())).toBeNull()
+  })
+
   test('delete ends one session and leaves the others', () => {
     const { sessions, clock, user } = setup()
     const a = sessions.create({ userId: user.id, sessionKey: 'sk', nowMs: clock(), ttlSeconds: 60 })
