@@ -557,6 +557,42 @@ describe('/auth/verify (forward auth)', () => {
     expect(verified.headers.get('x-wxauth-unionid')).toBe(user.unionid)
   })
 
+  test('what /auth/me and /auth/verify answer follows the session and the user: a slide, a unionid gained later', async () => {
+    const ttlSeconds = 100
+    const ctx = await testApp({ sessionTtlSeconds: ttlSeconds, sessionSliding: true })
+    const { skey } = await login(ctx, 'follower')
+    const answers = async () => {
+      const me = (await (await ctx.app.handle(jsonRequest('GET', '/auth/me', undefined, { skey }))).json()) as {
+        expiresAt: string
+        user: { unionid: string | null }
+      }
+      const verify = await ctx.app.handle(jsonRequest('GET', '/auth/verify', undefined, { skey }))
+      return {
+        me,
+        expiresAt: verify.headers.get('x-wxauth-expires-at'),
+        unionid: verify.headers.get('x-wxauth-unionid'),
+      }
+    }
+    const first = await answers()
+    expect(first.me.user.unionid).toBeNull()
+    expect(first.unionid).toBeNull()
+    ctx.clock.advance(60_000) // past the half-life: the next request slides the session
+    await answers()
+    const renewed = new Date(ctx.clock() + ttlSeconds * 1000).toISOString()
+    const slid = await answers()
+    expect(slid.me.expiresAt).toBe(renewed)
+    expect(slid.expiresAt).toBe(renewed)
+    // The same openid logs in again, now with a unionid: the first skey's answers show it.
+    const again = await ctx.app.handle(
+      jsonRequest('POST', '/auth/login', { code: ctx.simulator.issueCode('follower', { unionid: true }) }),
+    )
+    const { user } = (await again.json()) as { user: { unionid: string } }
+    expect(user.unionid).toBeString()
+    const later = await answers()
+    expect(later.me.user.unionid).toBe(user.unionid)
+    expect(later.unionid).toBe(user.unionid)
+  })
+
   test('no skey, a bad one or a logged-out one → the same 401 as every protected route', async () => {
     const ctx = await testApp()
     const { skey } = await login(ctx)
