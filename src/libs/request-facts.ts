@@ -36,7 +36,9 @@ export function beginHandlerCall(request: Request): HandlerCall {
 
 export function endHandlerCall(call: HandlerCall): void {
   current = call.outer
+  // A call nested in one for the same request (telemetry wrapped twice): the outer one sees the note too.
+  if (current?.request === call.request && call.userId !== undefined) current.userId = call.userId
 }
 
-/** The user noted for the request of `call`, in the call or later. */
-export const userIdNoted = (call: HandlerCall): number | undefined => call.userId ?? userIdOf.get(call.request)
+/** The user noted for the request of `call`: the latest note, made after an await or in the call. */
+export const userIdNoted = (call: HandlerCall): number | undefined => userIdOf.get(call.request) ?? call.userId
