@@ -29,10 +29,10 @@ function collect(stream: ReadableStream<Uint8Array>): () => string {
   return () => text
 }
 
-/** `cmd` from the repository's root with PATH and `env` only. */
-export function spawnChild(name: string, cmd: string[], env: Record<string, string>): Child {
+/** `cmd` with PATH and `env` only, from the repository's root unless `cwd` is given. */
+export function spawnChild(name: string, cmd: string[], env: Record<string, string>, cwd = ROOT): Child {
   const proc = Bun.spawn(cmd, {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdin: 'ignore',
     stdout: 'pipe',
@@ -88,6 +88,20 @@ export function findBinary(name: string): string | null {
   const found = Bun.which(name)
   if (found) return found
   return ['/usr/sbin', '/usr/bin'].map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? null
+}
+
+/**
+ * Whether `tool` is installed. If not, one line on stderr says what is skipped and how to get it; under
+ * CI=true it is an error instead, since CI must run `testFile` whole.
+ */
+export function installedTool(
+  tool: string,
+  { testFile, how, skipped }: { testFile: string; how: string; skipped: string },
+) {
+  if (findBinary(tool)) return true
+  if (process.env.CI === 'true') throw new Error(`CI must run ${testFile}, but ${tool} is missing: ${how}`)
+  console.warn(`${skipped} skipped: ${tool} is not installed (${how})`)
+  return false
 }
 
 /** A recipe file (relative to the repository) with its example values replaced; fails loudly if one is gone. */

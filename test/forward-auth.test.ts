@@ -15,6 +15,7 @@ import {
   findBinary,
   freePort,
   fromRecipe,
+  installedTool,
   spawnChild,
   startedChildren,
   stopChild,
@@ -39,17 +40,13 @@ const binaries: Record<Tool, string | null> = {
 }
 
 /** Whether `tool` is installed; says once what is skipped and why, and refuses to skip under CI. */
-function installed(tool: Tool): boolean {
-  if (binaries[tool]) return true
-  const how =
-    tool === 'python3' ? 'apt-get install python3' : 'bash .ci/services.sh installs nginx and caddy from Debian'
-  if (process.env.CI === 'true')
-    throw new Error(`CI must run test/forward-auth.test.ts, but ${tool} is missing: ${how}`)
-  const what =
-    tool === 'python3' ? 'all forward-auth suites (the echo backend needs python3)' : `forward auth through ${tool}`
-  console.warn(`${what} skipped: ${tool} is not installed (${how})`)
-  return false
-}
+const installed = (tool: Tool) =>
+  installedTool(tool, {
+    testFile: 'test/forward-auth.test.ts',
+    how: tool === 'python3' ? 'apt-get install python3' : 'bash .ci/services.sh installs nginx and caddy from Debian',
+    skipped:
+      tool === 'python3' ? 'all forward-auth suites (the echo backend needs python3)' : `forward auth through ${tool}`,
+  })
 
 const backendRuns = onSqlite && installed('python3')
 const ready: Record<ProxyName, boolean> = {

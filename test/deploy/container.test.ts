@@ -36,10 +36,10 @@ import packageJson from '../../package.json'
 import { parseCommand } from '../../src/modules/admin/cli'
 import { createWechatSimulator } from '../../src/server'
 import { freshStores, reachableBackends } from '../backends'
+import { type Child, findBinary, freePort, installedTool, spawnChild, stopChild, waitFor } from '../children'
 
 const ROOT = resolve(import.meta.dir, '..', '..')
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8')
-const START_TIMEOUT_MS = 20_000
 const RUN_TIMEOUT_MS = 60_000
 
 // ---------------------------------------------------------------------------------------------------------
@@ -192,71 +192,26 @@ const envExample: Record<string, string> = Object.fromEntries(
 
 const onSqlite = (process.env.WXAUTH_TEST_BACKEND ?? 'sqlite') === 'sqlite'
 
-/** From PATH, or where Debian puts it (/usr/sbin is not on every user's PATH). */
-function findBinary(name: string): string | null {
-  return Bun.which(name) ?? ['/usr/sbin', '/usr/bin'].map((dir) => join(dir, name)).find(existsSync) ?? null
-}
-
 /** Whether `tool` is installed; says what is skipped, and refuses to skip under CI. */
-function installed(tool: string, what: string): boolean {
-  if (findBinary(tool)) return true
-  if (process.env.CI === 'true') throw new Error(`CI must run ${what}, but ${tool} is missing: apt-get install ${tool}`)
-  console.warn(`${what} skipped: ${tool} is not installed`)
-  return false
-}
+const installed = (tool: string, what: string) =>
+  installedTool(tool, { testFile: what, how: `apt-get install ${tool}`, skipped: what })
 
 const healthProgram = typeof healthcheck === 'string' ? (healthcheck.split(' ')[0] ?? '') : ''
 const canRunImage = onSqlite && installed(healthProgram, "test/deploy/container.test.ts's run of the image")
 const canRunNginx = onSqlite && installed('nginx', "test/deploy/container.test.ts's nginx checks")
 const withStores = canRunNginx && reachableBackends().includes('postgres+redis')
 
-interface Child {
-  proc: Bun.Subprocess<'ignore', 'pipe', 'pipe'>
-  output(): string
-}
 const children: Child[] = []
 const scratch: string[] = []
 
-function collect(stream: ReadableStream<Uint8Array>): () => string {
-  let text = ''
-  void (async () => {
-    for await (const chunk of stream) text += Buffer.from(chunk).toString()
-  })()
-  return () => text
-}
-
-function spawn(argv: string[], env: Record<string, string>, cwd = ROOT): Child {
-  const proc = Bun.spawn(argv, { cwd, env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  const stdout = collect(proc.stdout)
-  const stderr = collect(proc.stderr)
-  const child = { proc, output: () => stdout() + stderr() }
+/** Started from the repository's root unless `cwd` is given; stopped in afterAll. */
+function spawn(argv: string[], env: Record<string, string>, cwd?: string): Child {
+  const child = spawnChild(argv[0] ?? '', argv, env, cwd)
   children.push(child)
   return child
 }
 
-const running = (child: Child) => child.proc.exitCode === null && child.proc.signalCode === null
-
-async function waitFor<T>(child: Child, probe: () => T | null | undefined | Promise<T | null | undefined>): Promise<T> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  for (;;) {
-    const found = await probe()
-    if (found) return found
-    if (!running(child) || Date.now() > deadline) {
-      if (running(child)) child.proc.kill('SIGKILL')
-      throw new Error(`did not start (exit ${child.proc.exitCode ?? child.proc.signalCode}):\n${child.output()}`)
-    }
-    await Bun.sleep(25)
-  }
-}
-
 const listening = (child: Child) => () => /wxauth listening on (http:\/\/[^\s"]+)/.exec(child.output())?.[1]
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = probe
-  probe.stop(true)
-  return port
-}
 
 function temporary(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -264,13 +219,8 @@ function temporary(prefix: string): string {
   return dir
 }
 
-process.on('exit', () => {
-  for (const child of children) if (running(child)) child.proc.kill('SIGKILL')
-})
-
 afterAll(async () => {
-  for (const child of children) if (running(child)) child.proc.kill('SIGTERM')
-  await Promise.all(children.map((child) => child.proc.exited))
+  await Promise.all(children.map(stopChild))
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
 })
 

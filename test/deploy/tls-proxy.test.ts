@@ -16,6 +16,7 @@ import {
   findBinary,
   freePort,
   fromRecipe,
+  installedTool,
   spawnChild,
   startedChildren,
   stopChild,
@@ -38,16 +39,12 @@ const binaries: Record<Tool, string | null> = {
 }
 
 /** Whether `tool` is installed; says once what is skipped and why, and refuses to skip under CI. */
-function installed(tool: Tool): boolean {
-  if (binaries[tool]) return true
-  const how = tool === 'openssl' ? 'apt-get install openssl' : 'bash .ci/services.sh installs nginx and caddy'
-  if (process.env.CI === 'true')
-    throw new Error(`CI must run test/deploy/tls-proxy.test.ts, but ${tool} is missing: ${how}`)
-  console.warn(
-    `${tool === 'openssl' ? 'every TLS proxy test' : `TLS through ${tool}`} skipped: ${tool} is not installed (${how})`,
-  )
-  return false
-}
+const installed = (tool: Tool) =>
+  installedTool(tool, {
+    testFile: 'test/deploy/tls-proxy.test.ts',
+    how: tool === 'openssl' ? 'apt-get install openssl' : 'bash .ci/services.sh installs nginx and caddy',
+    skipped: tool === 'openssl' ? 'every TLS proxy test' : `TLS through ${tool}`,
+  })
 
 const certificates = onSqlite && installed('openssl')
 const ready: Record<ProxyName, boolean> = {
