@@ -47,6 +47,8 @@ export interface AppDependencies {
  * call `app.handle()`. The app owns every route, so its error handler also answers unknown routes.
  */
 export function createApp({ db, stores, wechat, clock = systemClock, config = {}, metrics }: AppDependencies) {
+  // Named one by one, not spread: the entry point passes its whole Config, whose other keys (its
+  // WeChat settings among them) must not reach the plugin's options.
   const {
     sessionTtlSeconds,
     sessionSliding,
