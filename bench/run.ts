@@ -456,7 +456,10 @@ const loginDb = join(DATA, 'login.db')
 /** GET /auth/me built up part by part (bench/steps-server.ts), on the 1k database: where the µs go. */
 const STEPS = {
   json: "the same JSON from an entry in Bun's native routes instead of the fetch handler, no skey read",
-  check: "+ the skey check and the answer: wxauth's plain /auth/me (headers, hash, cache, user, JSON)",
+  headers:
+    "+ reading the `x-request-id` and `skey` headers, as the real route does: Bun builds the request's Headers on first use",
+  check:
+    "+ the skey check and the answer: wxauth's plain /auth/me (SHA-256, cache, user, the body serialized once per session instead of Response.json)",
   id: '+ the request id and its echo: the real route through servedWithTelemetry at LOG_LEVEL=warn',
 } as const
 const stepServer = (step: string) =>
@@ -467,9 +470,11 @@ const stepServer = (step: string) =>
   )
 const steps = {
   json: await stepServer('json'),
+  headers: await stepServer('headers'),
   check: await stepServer('check'),
   id: await stepServer('id'),
   elysia: await stepServer('elysia'),
+  echo: await stepServer('echo'),
 }
 const stepScenario = (step: keyof typeof steps) => ({
   name: `step: ${step}`,
@@ -505,9 +510,11 @@ const scenarios: Scenario[] = [
   },
   { name: 'step: ok', run: () => wrk(rawOk, '/', 'skey.lua', { SKEY: '' }) },
   stepScenario('json'),
+  stepScenario('headers'),
   stepScenario('check'),
   stepScenario('id'),
   stepScenario('elysia'),
+  stepScenario('echo'),
   { name: 'GET /healthz', run: () => wrk(servers.k1, '/healthz', 'skey.lua', { SKEY: '' }) },
   {
     name: 'GET /auth/me, 100k sessions',
@@ -659,7 +666,8 @@ const breakdown = [
     'step: ok',
   ),
   breakdownRow("a route in Bun's routes", STEPS.json, 'step: json', nameOf(at.raw)),
-  breakdownRow('skey check', STEPS.check, 'step: check', 'step: json'),
+  breakdownRow("the request's headers", STEPS.headers, 'step: headers', 'step: json'),
+  breakdownRow('skey check', STEPS.check, 'step: check', 'step: headers'),
   breakdownRow('request id', STEPS.id, 'step: id', 'step: check'),
   breakdownRow(
     'access log line',
@@ -672,6 +680,12 @@ const breakdown = [
     "the real server's answer from an Elysia route with the `auth` macro instead of a plain route (id and log line included), against the line above",
     'step: elysia',
     nameOf(at.me1k),
+  ),
+  breakdownRow(
+    'for comparison: the id echo',
+    "the json step's answer with a fresh id in a second response header (`response.headers.set`), against that step",
+    'step: echo',
+    'step: json',
   ),
 ].join('\n')
 /** The least CPU time a measured run charged its server, in s: against it, the clock tick's share of a figure. */
@@ -744,11 +758,12 @@ The same wrk run against servers that each add one part of /auth/me to the one b
 (bench/raw-server.ts and bench/steps-server.ts, on the 1k database, in the same rounds as the scenarios
 above, not listed there). "Added" is the median over the rounds of the difference to the row before,
 measured in the same round. The second row is the floor the targets divide by: raw Bun.serve answering
-the very JSON /auth/me answers (the issue's "raw Bun.serve returning the same JSON"). Of the skey check,
-the SHA-256 of the skey and the two cache lookups take ${micro.k1.cached.toFixed(2)} µs in-process (Micro
-below); the rest of that row is the rest of the check as the server runs it: reading the request's
-headers (Bun builds them on first use), the answer's body (serialized once per session), the note of the
-user for the log line.
+the very JSON /auth/me answers (the issue's "raw Bun.serve returning the same JSON"). Reading a
+header at all is Bun's own cost (it builds the request's Headers on first use), and so is a second response
+header (the id's echo, last row); the raw floor does neither. Of the skey check, the SHA-256 of the skey and
+the two cache lookups take ${micro.k1.cached.toFixed(2)} µs in-process (Micro below); the rest of that row is
+the answer (its body serialized once per session, where the floor serializes it on every request) and the
+note of the user for the log line.
 
 | part | what runs | server CPU µs/request median (min–max) | added, µs |
 |---|---|---|---|

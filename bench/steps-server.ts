@@ -1,14 +1,17 @@
 // One step of GET /auth/me's cost, for `bun run bench`'s breakdown (BENCHMARKS.md: where the
 // microseconds go). STEP picks how much of the real server answers: json, the same body from a native
-// route; check, + the skey check; id, + the request id (the real server at LOG_LEVEL=warn); elysia, the
-// real server's answer through an Elysia route with the auth macro instead of a plain route.
+// route; headers, + reading the skey and x-request-id headers as the real route does; check, wxauth's
+// plain /auth/me (its skey check and answer); id, + the request id (the real server at LOG_LEVEL=warn);
+// elysia, the real server's answer through an Elysia route with the auth macro instead of a plain route;
+// echo, the json step's answer with a fresh id in a second response header (the id's echo alone).
 import { isoTime } from '../src/libs/clock'
 import { createLogger } from '../src/libs/log'
 import { plainAnswerOf } from '../src/libs/plain-route'
+import { readSkey } from '../src/modules/sessions'
 import { toPublicUser } from '../src/modules/users/service'
 import { createApp, createWechatClient, createWechatSimulator, openDatabase, servedWithTelemetry } from '../src/server'
 
-const STEPS = ['json', 'check', 'id', 'elysia'] as const
+const STEPS = ['json', 'headers', 'check', 'id', 'elysia', 'echo'] as const
 type Step = (typeof STEPS)[number]
 const step = process.env.STEP as Step
 if (!STEPS.includes(step)) throw new Error(`steps-server: STEP must be one of ${STEPS.join(', ')}`)
@@ -39,6 +42,26 @@ function routesOf(step: Step): Record<string, Record<string, (request: Request) 
   switch (step) {
     case 'json':
       return { '/auth/me': { GET: () => Response.json(body) } }
+    case 'headers':
+      // Bun builds a request's Headers when first asked for one: the cost of reading the skey at all.
+      return {
+        '/auth/me': {
+          GET: (request) =>
+            request.headers.get('x-request-id') === null && readSkey(request.headers) !== null
+              ? Response.json(body)
+              : new Response(null, { status: 400 }),
+        },
+      }
+    case 'echo':
+      return {
+        '/auth/me': {
+          GET: () => {
+            const response = Response.json(body)
+            response.headers.set('x-request-id', crypto.randomUUID())
+            return response
+          },
+        },
+      }
     case 'check':
       return { '/auth/me': { GET: answerMe as (request: Request) => Response } }
     case 'id':
