@@ -16,9 +16,9 @@ export type SessionWithUser = {
 export const WEB_SESSION_KEY = ''
 
 export const SESSION_TOKEN_BYTES = 32
-/** base64url of 32 bytes, no padding. */
-export const SESSION_TOKEN_LENGTH = 43
-export const SESSION_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+/** A token's length as base64url of SESSION_TOKEN_BYTES, no padding: 43. */
+export const SESSION_TOKEN_LENGTH = Math.ceil((SESSION_TOKEN_BYTES * 4) / 3)
+export const SESSION_TOKEN_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${SESSION_TOKEN_LENGTH}}$`)
 export const SWEEP_BATCH_ROWS = 1000
 /** Hot sessions kept in memory (~150 bytes each). */
 export const SESSION_CACHE_ENTRIES = 100_000
