@@ -11,8 +11,8 @@
 # fewer requests: their counts run high and do not compare with the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in valgrind callgrind_control wrk; do
-  command -v "$tool" > /dev/null || { echo "instructions.sh: $tool is missing (apt-get install -y valgrind wrk)" >&2; exit 1; }
+for tool in valgrind callgrind_control wrk curl; do
+  command -v "$tool" > /dev/null || { echo "instructions.sh: $tool is missing (apt-get install -y valgrind wrk curl)" >&2; exit 1; }
 done
 SEEDED="${TMPDIR:-/tmp}/wxauth-bench/sessions-1k.db"
 [ -f "$SEEDED" ] || { echo "instructions.sh: run \`bun run bench\` once first: it seeds $SEEDED" >&2; exit 1; }
@@ -64,15 +64,11 @@ STEPS=("$@")
 [ ${#STEPS[@]} -gt 0 ] || STEPS=(raw json headers)
 for step in "${STEPS[@]}"; do
   if [ "$step" = raw ]; then
-    # The floor of the targets: raw Bun.serve answering the very JSON /auth/me answers.
-    body=$(bun -e "
-      const { createApp, createWechatSimulator, createWechatClient, openDatabase } = await import('./src/server')
-      const simulator = createWechatSimulator({ appid: 'wxbench', secret: 'bench-secret' })
-      const wechat = createWechatClient({ appid: 'wxbench', secret: 'bench-secret', apiBase: 'http://127.0.0.1:9', timeoutMs: 1000, fetch: simulator.fetch })
-      const app = createApp({ db: openDatabase('$WORK/sessions.db'), wechat })
-      const response = await app.handle(new Request('http://x/auth/me', { headers: { skey: '$SKEY' } }))
-      process.stdout.write(await response.text())
-      process.exit(0)")
+    # The floor of the targets: raw Bun.serve answering the very JSON /auth/me answers, read from the
+    # json step (which answers it) run without valgrind.
+    STEP=json DATABASE_PATH="$WORK/sessions.db" SKEY=$SKEY bun bench/steps-server.ts > "$WORK/body.log" 2>&1 &
+    body=$(curl -sf -H "skey: $SKEY" "$(listening "$WORK/body.log")/auth/me")
+    kill $!
     RAW_BODY=$body PORT=0 count raw / bun bench/raw-server.ts
   else
     STEP=$step DATABASE_PATH="$WORK/sessions.db" SKEY=$SKEY count "$step" /auth/me bun bench/steps-server.ts
